@@ -1,0 +1,18 @@
+//! The core of the [gamooga](https://docs.rs/gamooga) SDK for Gamooga's server-to-server API.
+//!
+//! Most users depend on the `gamooga` facade crate, which re-exports everything here along
+//! with the derive macros. This crate holds the property model ([`property`]), the pure call
+//! builders ([`call`]), and the client that resolves the backend and delivers calls.
+#![warn(missing_docs)]
+
+pub mod call;
+pub mod error;
+pub mod event;
+pub mod property;
+pub mod time;
+
+pub use call::{Calls, Endpoint, EvwidMode, Method, Request};
+pub use error::{Error, InvalidInput, Result};
+pub use event::{CustomEvent, Event, VisitorProperties};
+pub use property::{DataType, Number, Properties, Property, PropertyValue, PropertyWriter, Value};
+pub use time::{IntoTimestamp, Timestamp};

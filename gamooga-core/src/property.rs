@@ -1,0 +1,470 @@
+//! The property model: Gamooga's datatypes, typed values, the trait that maps Rust types to
+//! datatypes, the writer that calls write properties into, and an ordered property list.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::num::{
+    NonZeroI128, NonZeroI16, NonZeroI32, NonZeroI64, NonZeroI8, NonZeroIsize, NonZeroU128,
+    NonZeroU16, NonZeroU32, NonZeroU64, NonZeroU8, NonZeroUsize,
+};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use crate::error::InvalidInput;
+
+/// One of Gamooga's three datatypes, sent as the `tp` parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum DataType {
+    /// Text, `tp=s`.
+    #[serde(rename = "s")]
+    String,
+    /// A number, `tp=n`.
+    #[serde(rename = "n")]
+    Number,
+    /// `true` or `false`, `tp=b`.
+    #[serde(rename = "b")]
+    Boolean,
+}
+
+impl DataType {
+    /// The wire code: `"s"`, `"n"` or `"b"`.
+    ///
+    /// ```
+    /// assert_eq!(gamooga_core::DataType::Number.code(), "n");
+    /// ```
+    pub const fn code(self) -> &'static str {
+        match self {
+            DataType::String => "s",
+            DataType::Number => "n",
+            DataType::Boolean => "b",
+        }
+    }
+
+    /// The datatype of a wire code, if it is one.
+    pub fn from_code(code: &str) -> Option<Self> {
+        match code {
+            "s" => Some(DataType::String),
+            "n" => Some(DataType::Number),
+            "b" => Some(DataType::Boolean),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for DataType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// A numeric value, kept in the width it came in so integers are written exactly and
+/// floats in their shortest round-trip form.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Number(NumberRepr);
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum NumberRepr {
+    I64(i64),
+    U64(u64),
+    I128(i128),
+    U128(u128),
+    F32(f32),
+    F64(f64),
+}
+
+impl Number {
+    /// Whether the number is finite (always true for integers).
+    pub fn is_finite(&self) -> bool {
+        match self.0 {
+            NumberRepr::F32(f) => f.is_finite(),
+            NumberRepr::F64(f) => f.is_finite(),
+            _ => true,
+        }
+    }
+
+    /// The number as an `f64` (lossy for large integers).
+    pub fn as_f64(&self) -> f64 {
+        match self.0 {
+            NumberRepr::I64(v) => v as f64,
+            NumberRepr::U64(v) => v as f64,
+            NumberRepr::I128(v) => v as f64,
+            NumberRepr::U128(v) => v as f64,
+            NumberRepr::F32(v) => v as f64,
+            NumberRepr::F64(v) => v,
+        }
+    }
+
+    /// Writes the number in plain decimal into `out` (integers exactly, floats in shortest
+    /// round-trip form without exponent). The caller must have checked [`Number::is_finite`].
+    pub fn write_decimal(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        match self.0 {
+            NumberRepr::I64(v) => out.push_str(itoa::Buffer::new().format(v)),
+            NumberRepr::U64(v) => out.push_str(itoa::Buffer::new().format(v)),
+            NumberRepr::I128(v) => out.push_str(itoa::Buffer::new().format(v)),
+            NumberRepr::U128(v) => out.push_str(itoa::Buffer::new().format(v)),
+            // Rust's float Display is shortest round-trip and never uses an exponent.
+            NumberRepr::F32(v) => {
+                let _ = write!(out, "{v}");
+            }
+            NumberRepr::F64(v) => {
+                let _ = write!(out, "{v}");
+            }
+        }
+    }
+}
+
+impl fmt::Display for Number {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            NumberRepr::I64(v) => fmt::Display::fmt(&v, f),
+            NumberRepr::U64(v) => fmt::Display::fmt(&v, f),
+            NumberRepr::I128(v) => fmt::Display::fmt(&v, f),
+            NumberRepr::U128(v) => fmt::Display::fmt(&v, f),
+            NumberRepr::F32(v) => fmt::Display::fmt(&v, f),
+            NumberRepr::F64(v) => fmt::Display::fmt(&v, f),
+        }
+    }
+}
+
+macro_rules! number_from {
+    ($($t:ty => $variant:ident as $as:ty),* $(,)?) => {$(
+        impl From<$t> for Number {
+            fn from(v: $t) -> Self {
+                Number(NumberRepr::$variant(v as $as))
+            }
+        }
+    )*};
+}
+
+number_from!(
+    i8 => I64 as i64, i16 => I64 as i64, i32 => I64 as i64, i64 => I64 as i64, isize => I64 as i64,
+    u8 => U64 as u64, u16 => U64 as u64, u32 => U64 as u64, u64 => U64 as u64, usize => U64 as u64,
+    i128 => I128 as i128, u128 => U128 as u128, f32 => F32 as f32, f64 => F64 as f64,
+);
+
+/// A property value as it goes on the wire; borrowed where it can be, so writing an event
+/// allocates nothing of its own.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value<'a> {
+    /// Text, datatype `s`.
+    String(Cow<'a, str>),
+    /// A number, datatype `n`.
+    Number(Number),
+    /// A boolean, datatype `b`, written `true` / `false`.
+    Bool(bool),
+    /// Text sent with an explicit datatype (the derive's `tp` escape hatch). Writers check it
+    /// on the way out: an `n` must parse as a finite number, a `b` must be `true` or `false`.
+    Text(Cow<'a, str>, DataType),
+}
+
+impl Value<'_> {
+    /// The datatype this value is sent with.
+    pub fn datatype(&self) -> DataType {
+        match self {
+            Value::String(_) => DataType::String,
+            Value::Number(_) => DataType::Number,
+            Value::Bool(_) => DataType::Boolean,
+            Value::Text(_, t) => *t,
+        }
+    }
+
+    /// Turns a borrowed value into one that owns its text.
+    pub fn into_owned(self) -> Value<'static> {
+        match self {
+            Value::String(s) => Value::String(Cow::Owned(s.into_owned())),
+            Value::Number(n) => Value::Number(n),
+            Value::Bool(b) => Value::Bool(b),
+            Value::Text(s, t) => Value::Text(Cow::Owned(s.into_owned()), t),
+        }
+    }
+
+    /// Checks the value can be sent as property `name`: finite numbers, `Text` that fits its
+    /// datatype. Writers call this; it never allocates on success.
+    pub fn validate(&self, name: &str) -> Result<(), InvalidInput> {
+        if name.is_empty() {
+            return Err(InvalidInput::EmptyPropertyName);
+        }
+        match self {
+            Value::Number(n) if !n.is_finite() => Err(InvalidInput::NonFiniteNumber {
+                name: name.to_owned(),
+                value: n.to_string(),
+            }),
+            Value::Text(text, DataType::Number)
+                if !text.parse::<f64>().is_ok_and(f64::is_finite) =>
+            {
+                Err(InvalidInput::ValueDoesNotMatchType {
+                    name: name.to_owned(),
+                    datatype: 'n',
+                    value: text.to_string(),
+                })
+            }
+            Value::Text(text, DataType::Boolean) if text != "true" && text != "false" => {
+                Err(InvalidInput::ValueDoesNotMatchType {
+                    name: name.to_owned(),
+                    datatype: 'b',
+                    value: text.to_string(),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Where properties are written: the request encoders, a length counter, a [`Properties`]
+/// list. Derived code and hand-written [`Event`](crate::Event) impls call `property` once per
+/// property, in order.
+pub trait PropertyWriter {
+    /// Writes one property. Implementations validate with [`Value::validate`].
+    fn property(&mut self, name: &str, value: Value<'_>) -> Result<(), InvalidInput>;
+}
+
+/// A Rust type that can be sent as a Gamooga property: it has a datatype fixed at compile time
+/// and writes its value.
+///
+/// Implemented for strings (`String`, `&str`, `Cow<str>`, `char`, `Box<str>`, `Arc<str>`,
+/// `Rc<str>`), every integer type and `NonZero*`, `f32`, `f64`, `bool`, `Option<T>` (left out
+/// when `None`), references, and unit-only enums deriving `GamoogaValue`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be sent as a Gamooga property",
+    label = "this field's type has no Gamooga datatype",
+    note = "accepted types: String, &str, Cow<str>, char, Box<str>, Arc<str> (datatype s); integers, NonZero*, f32, f64 (n); bool (b); Option<T> of those; unit-only enums with #[derive(GamoogaValue)] (s)",
+    note = "for another type, send it through its Display with #[gamooga(tp = \"s\")] (or \"n\", \"b\"), convert it with #[gamooga(with = path::to::fn)], or leave it out with #[gamooga(skip)]"
+)]
+pub trait PropertyValue {
+    /// The datatype the value is sent with.
+    const DATATYPE: DataType;
+    /// Whether the property may be absent (true for `Option<T>`).
+    const OPTIONAL: bool = false;
+    /// The value to send, or `None` to leave the property out.
+    fn to_value(&self) -> Option<Value<'_>>;
+}
+
+macro_rules! string_impls {
+    ($($t:ty),*) => {$(
+        impl PropertyValue for $t {
+            const DATATYPE: DataType = DataType::String;
+            fn to_value(&self) -> Option<Value<'_>> {
+                Some(Value::String(Cow::Borrowed(&**self)))
+            }
+        }
+    )*};
+}
+string_impls!(String);
+
+impl PropertyValue for str {
+    const DATATYPE: DataType = DataType::String;
+    fn to_value(&self) -> Option<Value<'_>> {
+        Some(Value::String(Cow::Borrowed(self)))
+    }
+}
+
+impl PropertyValue for Cow<'_, str> {
+    const DATATYPE: DataType = DataType::String;
+    fn to_value(&self) -> Option<Value<'_>> {
+        Some(Value::String(Cow::Borrowed(self.as_ref())))
+    }
+}
+
+impl PropertyValue for char {
+    const DATATYPE: DataType = DataType::String;
+    fn to_value(&self) -> Option<Value<'_>> {
+        // A char has no str to borrow; this is the one string type that allocates.
+        Some(Value::String(Cow::Owned(self.to_string())))
+    }
+}
+
+macro_rules! number_impls {
+    ($($t:ty),*) => {$(
+        impl PropertyValue for $t {
+            const DATATYPE: DataType = DataType::Number;
+            fn to_value(&self) -> Option<Value<'_>> {
+                Some(Value::Number(Number::from(*self)))
+            }
+        }
+    )*};
+}
+number_impls!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize, f32, f64);
+
+macro_rules! nonzero_impls {
+    ($($t:ty),*) => {$(
+        impl PropertyValue for $t {
+            const DATATYPE: DataType = DataType::Number;
+            fn to_value(&self) -> Option<Value<'_>> {
+                Some(Value::Number(Number::from(self.get())))
+            }
+        }
+    )*};
+}
+nonzero_impls!(
+    NonZeroI8, NonZeroI16, NonZeroI32, NonZeroI64, NonZeroI128, NonZeroIsize, NonZeroU8,
+    NonZeroU16, NonZeroU32, NonZeroU64, NonZeroU128, NonZeroUsize
+);
+
+impl PropertyValue for bool {
+    const DATATYPE: DataType = DataType::Boolean;
+    fn to_value(&self) -> Option<Value<'_>> {
+        Some(Value::Bool(*self))
+    }
+}
+
+impl<T: PropertyValue> PropertyValue for Option<T> {
+    const DATATYPE: DataType = T::DATATYPE;
+    const OPTIONAL: bool = true;
+    fn to_value(&self) -> Option<Value<'_>> {
+        self.as_ref().and_then(T::to_value)
+    }
+}
+
+impl<T: PropertyValue + ?Sized> PropertyValue for &T {
+    const DATATYPE: DataType = T::DATATYPE;
+    const OPTIONAL: bool = T::OPTIONAL;
+    fn to_value(&self) -> Option<Value<'_>> {
+        T::to_value(self)
+    }
+}
+
+impl<T: PropertyValue + ?Sized> PropertyValue for &mut T {
+    const DATATYPE: DataType = T::DATATYPE;
+    const OPTIONAL: bool = T::OPTIONAL;
+    fn to_value(&self) -> Option<Value<'_>> {
+        T::to_value(self)
+    }
+}
+
+macro_rules! pointer_impls {
+    ($($p:ident),*) => {$(
+        impl<T: PropertyValue + ?Sized> PropertyValue for $p<T> {
+            const DATATYPE: DataType = T::DATATYPE;
+            const OPTIONAL: bool = T::OPTIONAL;
+            fn to_value(&self) -> Option<Value<'_>> {
+                T::to_value(self)
+            }
+        }
+    )*};
+}
+pointer_impls!(Box, Arc, Rc);
+
+/// One property of a [`Properties`] list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Property {
+    /// The property's name.
+    pub name: String,
+    /// Its value.
+    pub value: Value<'static>,
+}
+
+/// An ordered list of properties, for code that has no struct to derive on.
+///
+/// Names and values are checked when the list is built into a call (empty names) or, for
+/// numbers, right here (NaN and infinities are refused).
+///
+/// ```
+/// use gamooga_core::Properties;
+/// let props = Properties::new()
+///     .string("sku", "A&B")
+///     .number("amount", 12.5)?
+///     .boolean("first_order", true);
+/// assert_eq!(props.len(), 3);
+/// # Ok::<(), gamooga_core::InvalidInput>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Properties {
+    items: Vec<Property>,
+}
+
+impl Properties {
+    /// An empty list.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends a string property (datatype `s`).
+    pub fn string(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.items.push(Property {
+            name: name.into(),
+            value: Value::String(Cow::Owned(value.into())),
+        });
+        self
+    }
+
+    /// Appends a numeric property (datatype `n`); NaN and infinities are refused.
+    pub fn number(
+        mut self,
+        name: impl Into<String>,
+        value: impl Into<Number>,
+    ) -> Result<Self, InvalidInput> {
+        let name = name.into();
+        let value = Value::Number(value.into());
+        value.validate(&name)?;
+        self.items.push(Property { name, value });
+        Ok(self)
+    }
+
+    /// Appends a boolean property (datatype `b`).
+    pub fn boolean(mut self, name: impl Into<String>, value: bool) -> Self {
+        self.items.push(Property {
+            name: name.into(),
+            value: Value::Bool(value),
+        });
+        self
+    }
+
+    /// Appends any property value, checking it with [`Value::validate`].
+    pub fn push(&mut self, name: impl Into<String>, value: Value<'_>) -> Result<(), InvalidInput> {
+        let name = name.into();
+        value.validate(&name)?;
+        self.items.push(Property {
+            name,
+            value: value.into_owned(),
+        });
+        Ok(())
+    }
+
+    /// The properties, in order.
+    pub fn iter(&self) -> std::slice::Iter<'_, Property> {
+        self.items.iter()
+    }
+
+    /// How many properties there are.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Writes every property, in order, into `w`.
+    pub fn write_to<W: PropertyWriter + ?Sized>(&self, w: &mut W) -> Result<(), InvalidInput> {
+        for p in &self.items {
+            w.property(&p.name, borrow(&p.value))?;
+        }
+        Ok(())
+    }
+}
+
+/// A borrowed view of an owned value, without copying its text.
+fn borrow<'a>(v: &'a Value<'_>) -> Value<'a> {
+    match v {
+        Value::String(s) => Value::String(Cow::Borrowed(s)),
+        Value::Number(n) => Value::Number(*n),
+        Value::Bool(b) => Value::Bool(*b),
+        Value::Text(s, t) => Value::Text(Cow::Borrowed(s), *t),
+    }
+}
+
+impl PropertyWriter for Properties {
+    fn property(&mut self, name: &str, value: Value<'_>) -> Result<(), InvalidInput> {
+        self.push(name, value)
+    }
+}
+
+impl<'a> IntoIterator for &'a Properties {
+    type Item = &'a Property;
+    type IntoIter = std::slice::Iter<'a, Property>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.iter()
+    }
+}

@@ -1,0 +1,1 @@
+//! Derive macros for the `gamooga` SDK (placeholder until the derive crate lands).

@@ -1,0 +1,1 @@
+//! A local Gamooga emulator (placeholder until the emulator crate lands).

@@ -1,0 +1,9 @@
+//! # gamooga
+//!
+//! The Rust SDK for Gamooga's server-to-server API.
+#![warn(missing_docs)]
+
+pub use gamooga_core::*;
+
+#[cfg(feature = "derive")]
+pub use gamooga_derive::*;
