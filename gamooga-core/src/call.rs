@@ -209,7 +209,11 @@ impl Calls {
 
     /// An event by user id: `evwid`, or `evwidj` as [`EvwidMode`] and the GET limit say.
     /// `tm` is the event's own time, or now.
-    pub fn track<E: Event + ?Sized>(&self, user_id: &str, event: &E) -> Result<Request, InvalidInput> {
+    pub fn track<E: Event + ?Sized>(
+        &self,
+        user_id: &str,
+        event: &E,
+    ) -> Result<Request, InvalidInput> {
         let _ = (user_id, event);
         unimplemented!("call builders are being written")
     }

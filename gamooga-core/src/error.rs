@@ -79,6 +79,8 @@ pub enum Error {
         body: String,
         /// How many attempts were made.
         attempts: u32,
+        /// The delay the server asked for in `Retry-After`, if any.
+        retry_after: Option<Duration>,
     },
     /// The request could not be sent or its answer not read (connection refused, reset, ...).
     #[error("could not reach Gamooga after {attempts} attempt(s): {message}")]
@@ -97,7 +99,9 @@ pub enum Error {
         attempts: u32,
     },
     /// The company information (`newnaconf`) named a backend that is not a plain host.
-    #[error("the backend {value:?} given by the company information is not a valid host: {reason}")]
+    #[error(
+        "the backend {value:?} given by the company information is not a valid host: {reason}"
+    )]
     InvalidBackend {
         /// What the server sent (truncated).
         value: String,
@@ -125,9 +129,9 @@ impl Error {
     ///
     /// ```
     /// use gamooga_core::Error;
-    /// let e = Error::Http { status: 503, body: String::new(), attempts: 1 };
+    /// let e = Error::Http { status: 503, body: String::new(), attempts: 1, retry_after: None };
     /// assert!(e.is_retryable());
-    /// let e = Error::Http { status: 400, body: String::new(), attempts: 1 };
+    /// let e = Error::Http { status: 400, body: String::new(), attempts: 1, retry_after: None };
     /// assert!(!e.is_retryable());
     /// ```
     pub fn is_retryable(&self) -> bool {

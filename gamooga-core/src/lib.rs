@@ -9,6 +9,7 @@ pub mod call;
 pub mod error;
 pub mod event;
 pub mod property;
+pub mod retry;
 pub mod time;
 
 pub use call::{Calls, Endpoint, EvwidMode, Method, Request};

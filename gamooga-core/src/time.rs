@@ -130,11 +130,16 @@ mod tests {
 
     #[test]
     fn range_and_hints() {
-        assert_eq!(Timestamp::from_millis(MIN_MILLIS).unwrap().as_millis(), MIN_MILLIS);
+        assert_eq!(
+            Timestamp::from_millis(MIN_MILLIS).unwrap().as_millis(),
+            MIN_MILLIS
+        );
         assert!(Timestamp::from_millis(MIN_MILLIS - 1).is_err());
         assert!(Timestamp::from_millis(MAX_MILLIS).is_err());
         match Timestamp::from_millis(1_700_000_000) {
-            Err(InvalidInput::TimestampOutOfRange { hint, .. }) => assert!(hint.contains("seconds")),
+            Err(InvalidInput::TimestampOutOfRange { hint, .. }) => {
+                assert!(hint.contains("seconds"))
+            }
             other => panic!("{other:?}"),
         }
         match Timestamp::from_millis(1_700_000_000_000_000) {

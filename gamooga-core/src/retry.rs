@@ -1,0 +1,161 @@
+//! [`RetryPolicy`]: which failures are retried, how often, and how long to wait between tries.
+
+use std::time::Duration;
+
+use crate::error::Error;
+
+/// How failed calls are retried: exponential backoff with full jitter, honouring the server's
+/// `Retry-After` up to a cap. Only [retryable](Error::is_retryable) errors are retried
+/// (408, 429, 5xx but 501/505, connection errors, timeouts); other 4xx never are.
+///
+/// Retries are at-least-once: Gamooga has no idempotency key, so a call that timed out may
+/// have been stored and is then stored twice.
+///
+/// ```
+/// use std::time::Duration;
+/// use gamooga_core::retry::RetryPolicy;
+/// let policy = RetryPolicy::default().max_attempts(5).initial_backoff(Duration::from_millis(50));
+/// assert!(policy.backoff(1, None) <= Duration::from_millis(50));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (1 = no retry).
+    pub max_attempts: u32,
+    /// The backoff ceiling before the first retry; it doubles with each retry.
+    pub initial_backoff: Duration,
+    /// The largest backoff ceiling.
+    pub max_backoff: Duration,
+    /// The longest `Retry-After` honoured; a longer one is cut to this.
+    pub max_retry_after: Duration,
+    /// Give up once this much time has passed since the first attempt (`None`: no limit).
+    pub max_elapsed: Option<Duration>,
+}
+
+impl Default for RetryPolicy {
+    /// For calls awaited in a request handler: 3 attempts, 100 ms doubling to at most 2 s,
+    /// `Retry-After` honoured up to 10 s, at most 30 s in all.
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(2),
+            max_retry_after: Duration::from_secs(10),
+            max_elapsed: Some(Duration::from_secs(30)),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// For background delivery (the queue): 10 attempts, 500 ms doubling to at most 60 s,
+    /// `Retry-After` honoured up to 120 s, at most 1 h since the event was first tried.
+    pub fn background() -> Self {
+        RetryPolicy {
+            max_attempts: 10,
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(60),
+            max_retry_after: Duration::from_secs(120),
+            max_elapsed: Some(Duration::from_secs(3600)),
+        }
+    }
+
+    /// No retry at all: one attempt.
+    pub fn none() -> Self {
+        RetryPolicy {
+            max_attempts: 1,
+            ..Self::default()
+        }
+    }
+
+    /// Sets [`max_attempts`](Self::max_attempts) (at least 1).
+    pub fn max_attempts(mut self, n: u32) -> Self {
+        self.max_attempts = n.max(1);
+        self
+    }
+
+    /// Sets [`initial_backoff`](Self::initial_backoff).
+    pub fn initial_backoff(mut self, d: Duration) -> Self {
+        self.initial_backoff = d;
+        self
+    }
+
+    /// Sets [`max_backoff`](Self::max_backoff).
+    pub fn max_backoff(mut self, d: Duration) -> Self {
+        self.max_backoff = d;
+        self
+    }
+
+    /// Sets [`max_retry_after`](Self::max_retry_after).
+    pub fn max_retry_after(mut self, d: Duration) -> Self {
+        self.max_retry_after = d;
+        self
+    }
+
+    /// Sets [`max_elapsed`](Self::max_elapsed).
+    pub fn max_elapsed(mut self, d: Option<Duration>) -> Self {
+        self.max_elapsed = d;
+        self
+    }
+
+    /// The wait before retry number `retry` (1 = the first retry): the server's
+    /// `Retry-After` (capped) when given, else a uniformly random duration up to
+    /// `min(max_backoff, initial_backoff * 2^(retry-1))` (full jitter).
+    pub fn backoff(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
+        if let Some(ra) = retry_after {
+            return ra.min(self.max_retry_after);
+        }
+        let exp = retry.saturating_sub(1).min(31);
+        let ceiling = self
+            .initial_backoff
+            .saturating_mul(1u32 << exp)
+            .min(self.max_backoff);
+        let nanos = ceiling.as_nanos().min(u64::MAX as u128) as u64;
+        Duration::from_nanos(fastrand::u64(0..=nanos))
+    }
+
+    /// Whether to try again after `error` on attempt number `attempt` (1 = the first), with
+    /// `elapsed` since the first attempt.
+    pub fn should_retry(&self, error: &Error, attempt: u32, elapsed: Duration) -> bool {
+        error.is_retryable()
+            && attempt < self.max_attempts
+            && self.max_elapsed.is_none_or(|max| elapsed < max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_capped_and_honours_retry_after() {
+        let p = RetryPolicy::default();
+        for retry in 1..40 {
+            assert!(p.backoff(retry, None) <= p.max_backoff);
+        }
+        assert!(p.backoff(1, None) <= p.initial_backoff);
+        assert_eq!(
+            p.backoff(1, Some(Duration::from_secs(3))),
+            Duration::from_secs(3)
+        );
+        assert_eq!(
+            p.backoff(1, Some(Duration::from_secs(300))),
+            p.max_retry_after
+        );
+    }
+
+    #[test]
+    fn only_retryable_errors_within_budget() {
+        let p = RetryPolicy::default();
+        let http = |status| Error::Http {
+            status,
+            body: String::new(),
+            attempts: 1,
+            retry_after: None,
+        };
+        assert!(p.should_retry(&http(503), 1, Duration::ZERO));
+        assert!(p.should_retry(&http(429), 2, Duration::ZERO));
+        assert!(!p.should_retry(&http(503), 3, Duration::ZERO));
+        assert!(!p.should_retry(&http(400), 1, Duration::ZERO));
+        assert!(!p.should_retry(&http(501), 1, Duration::ZERO));
+        assert!(!p.should_retry(&http(503), 1, Duration::from_secs(31)));
+    }
+}
