@@ -10,6 +10,7 @@ pub mod error;
 pub mod event;
 pub mod property;
 pub mod retry;
+pub mod schema;
 pub mod time;
 
 pub use call::{Calls, Endpoint, EvwidMode, Method, Request};
@@ -17,3 +18,4 @@ pub use error::{Error, InvalidInput, Result};
 pub use event::{CustomEvent, Event, VisitorProperties};
 pub use property::{DataType, Number, Properties, Property, PropertyValue, PropertyWriter, Value};
 pub use time::{IntoTimestamp, Timestamp};
+pub use schema::{EventSchema, HasEventSchema, HasVisitorSchema, TrackingPlan, VisitorSchema};
