@@ -6,4 +6,8 @@
 pub use gamooga_core::*;
 
 #[cfg(feature = "derive")]
-pub use gamooga_derive::*;
+pub use gamooga_derive::{GamoogaEvent, GamoogaValue, VisitorProps};
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
