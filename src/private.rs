@@ -30,3 +30,66 @@ pub const fn with_datatype<'a, A: ?Sized, R: PropertyValue>(_f: fn(&'a A) -> R) 
 pub const fn with_optional<'a, A: ?Sized, R: PropertyValue>(_f: fn(&'a A) -> R) -> bool {
     R::OPTIONAL
 }
+
+/// `#[gamooga(with = path)]`: converts the field with `f` and writes the result.
+#[inline]
+pub fn with_write<'a, W, A, R>(
+    writer: &mut W,
+    key: &str,
+    f: fn(&'a A) -> R,
+    field: &'a A,
+) -> Result<(), InvalidInput>
+where
+    W: PropertyWriter + ?Sized,
+    A: ?Sized,
+    R: PropertyValue,
+{
+    let converted = f(field);
+    match converted.to_value() {
+        Option::Some(value) => writer.property(key, value),
+        Option::None => Result::Ok(()),
+    }
+}
+
+/// `#[gamooga(flatten)]` in an event: the nested event's schema items and properties. One
+/// trait for both, so a wrong field type is reported once.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be flattened into a GamoogaEvent",
+    label = "#[gamooga(flatten)] needs a struct with #[derive(GamoogaEvent)]",
+    note = "to send this field as one property, remove #[gamooga(flatten)]"
+)]
+pub trait FlattenEvent {
+    /// The nested schema's items.
+    const ITEMS: &'static [SchemaItem];
+    /// Writes the nested properties.
+    fn write_flat<W: PropertyWriter + ?Sized>(&self, writer: &mut W) -> Result<(), InvalidInput>;
+}
+
+impl<T: HasEventSchema + ?Sized> FlattenEvent for T {
+    const ITEMS: &'static [SchemaItem] = T::SCHEMA.items;
+    #[inline]
+    fn write_flat<W: PropertyWriter + ?Sized>(&self, writer: &mut W) -> Result<(), InvalidInput> {
+        self.write_properties(writer)
+    }
+}
+
+/// `#[gamooga(flatten)]` in visitor properties: as [`FlattenEvent`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be flattened into VisitorProps",
+    label = "#[gamooga(flatten)] needs a struct with #[derive(VisitorProps)]",
+    note = "to send this field as one property, remove #[gamooga(flatten)]"
+)]
+pub trait FlattenVisitor {
+    /// The nested schema's items.
+    const ITEMS: &'static [SchemaItem];
+    /// Writes the nested properties.
+    fn write_flat<W: PropertyWriter + ?Sized>(&self, writer: &mut W) -> Result<(), InvalidInput>;
+}
+
+impl<T: HasVisitorSchema + ?Sized> FlattenVisitor for T {
+    const ITEMS: &'static [SchemaItem] = T::SCHEMA.items;
+    #[inline]
+    fn write_flat<W: PropertyWriter + ?Sized>(&self, writer: &mut W) -> Result<(), InvalidInput> {
+        self.write_properties(writer)
+    }
+}

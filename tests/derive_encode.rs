@@ -1,30 +1,34 @@
-use gamooga::{Event, Properties, PropertyWriter, Value, InvalidInput};
-use gamooga::{GamoogaEvent, GamoogaValue, VisitorProps};
+use gamooga::{Event, Properties, HasEventSchema};
+use gamooga::{GamoogaEvent, GamoogaValue};
 
 #[derive(GamoogaValue, Debug, Clone, Copy)]
 #[gamooga(rename_all = "snake_case")]
-enum Plan { Free, ProMonthly, #[gamooga(rename = "ENT")] Enterprise }
+enum Plan { Free, ProMonthly }
+
+fn upper(s: &String) -> String { s.to_uppercase() }
+fn borrow(s: &String) -> &str { s }
 
 #[derive(GamoogaEvent)]
-#[gamooga(name = "purchase")]
-struct Purchase<'a> {
-    sku: &'a str,
-    amount: f64,
-    first_order: bool,
-    #[gamooga(rename = "coupon_code")]
-    coupon: Option<String>,
+struct Inner<T> { t: T, #[gamooga(with = borrow)] b: String }
+
+#[derive(GamoogaEvent)]
+struct Outer<'a, T: Clone, U> where U: Copy {
+    #[gamooga(flatten)]
+    inner: Inner<T>,
+    #[gamooga(tp = "n")]
+    u: Option<U>,
+    #[gamooga(with = upper)]
+    s: String,
+    r: &'a str,
     plan: Plan,
-    #[gamooga(timestamp)]
-    at: std::time::SystemTime,
-    #[gamooga(skip)]
-    request_id: u128,
 }
 
 #[test]
 fn smoke() {
-    let e = Purchase { sku: "A", amount: 1.5, first_order: true, coupon: None, plan: Plan::ProMonthly, at: std::time::SystemTime::now(), request_id: 3 };
+    let e = Outer { inner: Inner { t: 5u8, b: "x".into() }, u: Some(7i32), s: "abc".into(), r: "r", plan: Plan::Free };
     let mut p = Properties::new();
     e.write_properties(&mut p).unwrap();
     for x in &p { println!("{:?}", x); }
-    println!("{:?}", <Purchase as gamooga::HasEventSchema>::SCHEMA);
+    println!("{:?}", <Outer<u8, i32> as HasEventSchema>::SCHEMA.properties().collect::<Vec<_>>());
+    let _ = Plan::ProMonthly;
 }

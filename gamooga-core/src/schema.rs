@@ -98,6 +98,11 @@ impl VisitorSchema {
 
 /// An event type whose schema is known at compile time; `#[derive(GamoogaEvent)]`
 /// implements it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a derived Gamooga event",
+    label = "this type has no #[derive(GamoogaEvent)]",
+    note = "#[gamooga(flatten)] in a GamoogaEvent and TrackingPlan::event need a struct with #[derive(GamoogaEvent)]"
+)]
 pub trait HasEventSchema: Event {
     /// The schema.
     const SCHEMA: EventSchema;
@@ -105,6 +110,11 @@ pub trait HasEventSchema: Event {
 
 /// A visitor property type whose schema is known at compile time; `#[derive(VisitorProps)]`
 /// implements it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a derived set of visitor properties",
+    label = "this type has no #[derive(VisitorProps)]",
+    note = "#[gamooga(flatten)] in VisitorProps and TrackingPlan::visitor need a struct with #[derive(VisitorProps)]"
+)]
 pub trait HasVisitorSchema: VisitorProperties {
     /// The schema.
     const SCHEMA: VisitorSchema;

@@ -139,21 +139,14 @@ fn writes(cont: &Container, fields: &[Field], derive: Derive) -> Vec<TokenStream
                     }
                 }
                 Role::With(path) => quote_spanned! {path.span()=>
-                    {
-                        let __converted = #path(&self.#ident);
-                        if let #p::Option::Some(__value) =
-                            #p::PropertyValue::to_value(&__converted)
-                        {
-                            #p::PropertyWriter::property(__writer, #key, __value)?;
-                        }
-                    }
+                    #p::with_write::<__W, #ty, _>(__writer, #key, #path, &self.#ident)?;
                 },
                 Role::Flatten => match derive {
                     Derive::Event => quote_spanned! {ty.span()=>
-                        <#ty as #p::Event>::write_properties(&self.#ident, __writer)?;
+                        <#ty as #p::FlattenEvent>::write_flat(&self.#ident, __writer)?;
                     },
                     _ => quote_spanned! {ty.span()=>
-                        <#ty as #p::VisitorProperties>::write_properties(&self.#ident, __writer)?;
+                        <#ty as #p::FlattenVisitor>::write_flat(&self.#ident, __writer)?;
                     },
                 },
                 Role::Timestamp | Role::Skip => return None,
@@ -193,11 +186,11 @@ fn schema_items(cont: &Container, fields: &[Field], derive: Derive) -> Vec<Token
                     quote_spanned!(path.span()=> #p::with_optional::<#ty, _>(#path)),
                 ),
                 Role::Flatten => {
-                    let schema = match derive {
-                        Derive::Event => quote_spanned!(ty.span()=> <#ty as #p::HasEventSchema>),
-                        _ => quote_spanned!(ty.span()=> <#ty as #p::HasVisitorSchema>),
+                    let items = match derive {
+                        Derive::Event => quote_spanned!(ty.span()=> <#ty as #p::FlattenEvent>::ITEMS),
+                        _ => quote_spanned!(ty.span()=> <#ty as #p::FlattenVisitor>::ITEMS),
                     };
-                    quote!(#p::SchemaItem::Flatten(#schema::SCHEMA.items))
+                    quote!(#p::SchemaItem::Flatten(#items))
                 }
                 Role::Timestamp | Role::Skip => return None,
             })
