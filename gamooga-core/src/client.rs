@@ -29,7 +29,7 @@ pub const DEFAULT_CONFIG_URL: &str = "https://cdn-jp.gsecondscreen.com";
 /// // In production: `Client::builder("your-company-id").build()?` or `Client::from_env()?`.
 /// let dry = Arc::new(DryRunTransport::new());
 /// let client = Client::builder("acme").transport(dry.clone()).build()?;
-/// let purchase = CustomEvent::new("purchase", Properties::new().number("amount", 42).string("sku", "A-1"));
+/// let purchase = CustomEvent::new("purchase", Properties::new().number("amount", 42)?.string("sku", "A-1"));
 /// client.track("user-42", &purchase).await?;
 /// assert!(dry.requests()[1].url.contains("/evwid/?c=acme&u=user-42&e=purchase&ky=amount&vl=42&tp=n"));
 /// # Ok(()) }
