@@ -205,10 +205,7 @@ async fn send_and_send_once_answer_the_body() {
     let again = client.send_once(&request).await.unwrap();
     assert_eq!(again.body(), response.body());
     // Company information can be sent too: it goes to the config host.
-    let info = client
-        .send(&client.calls().company_info())
-        .await
-        .unwrap();
+    let info = client.send(&client.calls().company_info()).await.unwrap();
     let json: serde_json::Value = serde_json::from_slice(info.body()).unwrap();
     assert_eq!(json["evbk"], emu.backend());
     assert!(emu.rejected().is_empty());
@@ -219,14 +216,23 @@ async fn bad_input_fails_before_anything_is_sent() {
     let emu = Emulator::start().await.unwrap();
     let client = client(&emu);
     let err = client.track("", &purchase()).await.unwrap_err();
-    assert!(matches!(err, Error::InvalidInput(InvalidInput::EmptyUserId)));
+    assert!(matches!(
+        err,
+        Error::InvalidInput(InvalidInput::EmptyUserId)
+    ));
     let err = client
         .push_visitor("abcdef0123456789", &Properties::new())
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::InvalidInput(InvalidInput::NoProperties)));
+    assert!(matches!(
+        err,
+        Error::InvalidInput(InvalidInput::NoProperties)
+    ));
     let err = client.link("bob", "").await.unwrap_err();
-    assert!(matches!(err, Error::InvalidInput(InvalidInput::EmptyVisitorId)));
+    assert!(matches!(
+        err,
+        Error::InvalidInput(InvalidInput::EmptyVisitorId)
+    ));
     assert_eq!(emu.total_calls(), 0, "nothing reached the server");
 }
 
@@ -239,7 +245,10 @@ async fn fixed_backend_skips_resolution() {
         .build()
         .unwrap();
     client.track("u", &purchase()).await.unwrap();
-    client.track_visitor("abcdef0123456789", &purchase()).await.unwrap();
+    client
+        .track_visitor("abcdef0123456789", &purchase())
+        .await
+        .unwrap();
     assert_eq!(emu.count("newnaconf"), 0);
     assert_eq!(emu.events().len(), 2);
     assert_eq!(

@@ -61,7 +61,16 @@ async fn concurrent_callers_share_a_failed_first_fetch() {
         .collect();
     for task in tasks {
         let err = task.await.unwrap().unwrap_err();
-        assert!(matches!(err, Error::Decode { call: "newnaconf", .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                Error::Decode {
+                    call: "newnaconf",
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
     // Waiters of a failed fetch get its error instead of fetching again each.
     assert_eq!(emu.count("newnaconf"), 1);
@@ -91,11 +100,7 @@ async fn a_failed_refresh_keeps_the_last_backend() {
     client.track("u4", &event()).await.unwrap();
 
     assert_eq!(emu.count("newnaconf"), 4);
-    let users: Vec<_> = emu
-        .events()
-        .into_iter()
-        .filter_map(|c| c.user_id)
-        .collect();
+    let users: Vec<_> = emu.events().into_iter().filter_map(|c| c.user_id).collect();
     assert_eq!(users, ["u1", "u2", "u3", "u4"]);
 }
 
@@ -112,8 +117,16 @@ async fn calls_follow_a_backend_move_after_the_ttl() {
     tokio::time::sleep(Duration::from_millis(120)).await;
     client.track("after", &event()).await.unwrap();
 
-    let on_first: Vec<_> = first.events().into_iter().filter_map(|c| c.user_id).collect();
-    let on_second: Vec<_> = second.events().into_iter().filter_map(|c| c.user_id).collect();
+    let on_first: Vec<_> = first
+        .events()
+        .into_iter()
+        .filter_map(|c| c.user_id)
+        .collect();
+    let on_second: Vec<_> = second
+        .events()
+        .into_iter()
+        .filter_map(|c| c.user_id)
+        .collect();
     assert_eq!(on_first, ["before"]);
     assert_eq!(on_second, ["after"]);
     assert_eq!(
@@ -136,9 +149,16 @@ async fn repeated_connection_failures_resolve_again_early() {
     config.set_evbk(Some(new.backend()));
     for i in 1..=3 {
         let err = client.track(&format!("u{i}"), &event()).await.unwrap_err();
-        assert!(matches!(err, Error::Connection { attempts: 1, .. }), "{err}");
+        assert!(
+            matches!(err, Error::Connection { attempts: 1, .. }),
+            "{err}"
+        );
     }
-    assert_eq!(config.count("newnaconf"), 1, "no refresh before the third failure");
+    assert_eq!(
+        config.count("newnaconf"),
+        1,
+        "no refresh before the third failure"
+    );
     client.track("u4", &event()).await.unwrap();
     assert_eq!(config.count("newnaconf"), 2);
     let on_new: Vec<_> = new.events().into_iter().filter_map(|c| c.user_id).collect();
@@ -170,7 +190,9 @@ async fn retries_within_one_call_reach_a_moved_backend() {
 #[tokio::test]
 async fn invalid_evbk_values_are_refused_and_never_followed() {
     let emu = Emulator::start().await.unwrap();
-    for bad in ["http://x", "x/y", "u@x", "x?y", "x y", "", "x#y", "x:99999", "[::1"] {
+    for bad in [
+        "http://x", "x/y", "u@x", "x?y", "x y", "", "x#y", "x:99999", "[::1",
+    ] {
         emu.reset();
         emu.set_evbk(Some(bad.to_owned()));
         let client = builder(&emu).build().unwrap();
@@ -182,9 +204,17 @@ async fn invalid_evbk_values_are_refused_and_never_followed() {
             other => panic!("{bad:?} was not refused: {other:?}"),
         }
         assert_eq!(emu.count("newnaconf"), 1);
-        assert_eq!(emu.total_calls(), 1, "{bad:?}: nothing but newnaconf was called");
+        assert_eq!(
+            emu.total_calls(),
+            1,
+            "{bad:?}: nothing but newnaconf was called"
+        );
     }
-    for body in [r#"{"evbk":1}"#, r#"{"evbk":null}"#, r#"{"evbk":["127.0.0.1"]}"#] {
+    for body in [
+        r#"{"evbk":1}"#,
+        r#"{"evbk":null}"#,
+        r#"{"evbk":["127.0.0.1"]}"#,
+    ] {
         emu.reset();
         emu.set_newnaconf_body(Some(body.to_owned()));
         let client = builder(&emu).build().unwrap();
@@ -219,7 +249,10 @@ async fn plain_http_to_a_remote_backend_is_refused() {
     emu.set_evbk(Some("evbk.gamooga.com".into()));
     let client = builder(&emu).build().unwrap();
     let err = client.track("u", &event()).await.unwrap_err();
-    assert!(matches!(err, Error::Config(ref m) if m.contains("plain http")), "{err}");
+    assert!(
+        matches!(err, Error::Config(ref m) if m.contains("plain http")),
+        "{err}"
+    );
     assert_eq!(emu.total_calls(), 1);
 }
 

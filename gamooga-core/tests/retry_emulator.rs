@@ -33,7 +33,11 @@ async fn server_errors_are_retried_until_success() {
         let client = client(&emu, fast_retry(3));
         emu.fail_next(2, status);
         client.track("u", &event()).await.unwrap();
-        assert_eq!(emu.count("evwid"), 3, "{status}: two failures, then success");
+        assert_eq!(
+            emu.count("evwid"),
+            3,
+            "{status}: two failures, then success"
+        );
         assert_eq!(emu.events().len(), 1);
         assert!(emu.rejected().is_empty());
     }
@@ -47,7 +51,11 @@ async fn retry_after_is_honoured() {
     let start = Instant::now();
     client.track("u", &event()).await.unwrap();
     // A lower bound only: the client waited at least what the server asked.
-    assert!(start.elapsed() >= Duration::from_secs(1), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() >= Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
     assert_eq!(emu.count("evwid"), 2);
     assert_eq!(emu.events().len(), 1);
 }
@@ -98,7 +106,14 @@ async fn running_out_of_attempts_reports_them() {
     emu.fail_next(10, 503);
     let err = client.track("u", &event()).await.unwrap_err();
     assert!(
-        matches!(err, Error::Http { status: 503, attempts: 4, .. }),
+        matches!(
+            err,
+            Error::Http {
+                status: 503,
+                attempts: 4,
+                ..
+            }
+        ),
         "{err}"
     );
     assert!(err.to_string().contains("after 4 attempt(s)"), "{err}");
@@ -141,9 +156,17 @@ async fn timeouts_are_retried() {
     client.track("u", &event()).await.unwrap();
     // The first attempt was given up after the 1 s timeout (the emulator records a delayed
     // call only once it answers, so it is not counted); the retry succeeded.
-    assert!(start.elapsed() >= Duration::from_secs(1), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() >= Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
     assert_eq!(emu.events().len(), 1);
-    assert_eq!(emu.events()[0].fault, None, "the recorded call is the retry");
+    assert_eq!(
+        emu.events()[0].fault,
+        None,
+        "the recorded call is the retry"
+    );
 }
 
 #[tokio::test]
@@ -188,7 +211,10 @@ async fn a_dropped_connection_without_retries_is_a_connection_error() {
     let client = client(&emu, RetryPolicy::none());
     emu.drop_next(1);
     let err = client.track("u", &event()).await.unwrap_err();
-    assert!(matches!(err, Error::Connection { attempts: 1, .. }), "{err}");
+    assert!(
+        matches!(err, Error::Connection { attempts: 1, .. }),
+        "{err}"
+    );
     assert!(err.is_retryable());
     assert!(
         !err.to_string().contains("u=u"),
