@@ -58,7 +58,8 @@ pub const DEFAULT_CONFIG_URL: &str = "https://cdn-jp.gsecondscreen.com";
 /// Only HTTP 200 is success. [`send`](Self::send) and the call methods retry 408, 429, 5xx
 /// (but 501 and 505), connection errors and timeouts as the [`RetryPolicy`] says, honouring
 /// `Retry-After`; other 4xx are never retried. The error then says how many attempts were
-/// made. Retries are at-least-once: a call that timed out may have been stored.
+/// made. A retry whose wait would pass [`RetryPolicy::max_elapsed`] is not made. Retries are
+/// at-least-once: a call that timed out may have been stored.
 ///
 /// # Logging
 ///
@@ -188,6 +189,15 @@ impl Client {
                     Ok(response) => return Ok(response),
                     Err(error) if retry.should_retry(&error, attempt, start.elapsed()) => {
                         let wait = retry.backoff(attempt, retry_after(&error));
+                        if !within_budget(retry, start, wait) {
+                            tracing::warn!(
+                                attempts = attempt,
+                                %error,
+                                ?wait,
+                                "the next retry would pass the retry time budget; giving up"
+                            );
+                            return Err(with_attempts(error, attempt));
+                        }
                         tracing::info!(attempt, ?wait, %error, "attempt failed; retrying");
                         tokio::time::sleep(wait).await;
                         attempt += 1;
@@ -394,6 +404,13 @@ fn parse_identify(body: &[u8]) -> Result<String> {
         Some(vid) if !vid.is_empty() => Ok(vid.to_owned()),
         _ => Err(decode("the answer has no visitor id (`vid`)")),
     }
+}
+
+/// Whether waiting `wait` more still ends within the policy's total time budget.
+fn within_budget(retry: &RetryPolicy, start: Instant, wait: Duration) -> bool {
+    retry
+        .max_elapsed
+        .is_none_or(|max| start.elapsed().saturating_add(wait) < max)
 }
 
 fn retry_after(error: &Error) -> Option<Duration> {

@@ -247,3 +247,26 @@ async fn a_server_that_is_down_is_retried_until_it_comes_back() {
     call.await.unwrap().unwrap();
     assert_eq!(emu.events().len(), 1);
 }
+
+#[tokio::test]
+async fn a_wait_past_the_time_budget_gives_up_with_the_servers_answer() {
+    let emu = Emulator::start().await.unwrap();
+    let client = client(
+        &emu,
+        RetryPolicy::default()
+            .max_attempts(5)
+            .max_retry_after(Duration::from_secs(3600))
+            .max_elapsed(Some(Duration::from_secs(30))),
+    );
+    emu.fail_next_with_retry_after(1, 503, 600);
+    match client.track("u", &event()).await {
+        Err(Error::Http {
+            status: 503,
+            attempts: 1,
+            retry_after,
+            ..
+        }) => assert_eq!(retry_after, Some(Duration::from_secs(600))),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(emu.count("evwid"), 1);
+}
