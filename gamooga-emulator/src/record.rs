@@ -140,7 +140,10 @@ impl fmt::Display for RecordedCall {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.endpoint)?;
         if self.endpoint != "newnaconf" && !is_known_endpoint(&self.endpoint) {
-            write!(f, " ({} ?{})", self.method, self.raw_query)?;
+            write!(f, "  {}", self.method)?;
+            if !self.raw_query.is_empty() {
+                write!(f, "  ?{}", self.raw_query)?;
+            }
         }
         if let Some(c) = &self.company {
             write!(f, "  {c}")?;
@@ -148,7 +151,8 @@ impl fmt::Display for RecordedCall {
         if let Some(u) = &self.user_id {
             write!(f, "  u={u}")?;
         }
-        if let Some(v) = &self.visitor_id {
+        // For calls by user id the visitor id is the one the emulator resolved: not shown.
+        if let (None, Some(v)) = (&self.user_id, &self.visitor_id) {
             write!(f, "  v={v}")?;
         }
         if let Some(e) = &self.event {
@@ -359,6 +363,7 @@ mod tests {
         let mut c = call("evwid");
         c.company = Some("acme".into());
         c.user_id = Some("user-42".into());
+        c.visitor_id = Some("resolvedvisitor1".into());
         c.event = Some("purchase".into());
         c.event_properties = vec![
             RecordedProperty::new("amount", "12.5", 'n'),
