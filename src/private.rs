@@ -1,6 +1,7 @@
 //! Re-exports and helpers for the code the derives generate. Not public API: names here may
 //! change in any release.
 
+pub use core::marker::Sized;
 pub use core::option::Option;
 pub use core::result::Result;
 pub use std::borrow::Cow;

@@ -232,7 +232,7 @@ fn event(cont: &Container, fields: &[Field]) -> TokenStream {
 
             #timestamp
 
-            fn write_properties<__W: #p::PropertyWriter + ?Sized>(
+            fn write_properties<__W: #p::PropertyWriter + ?#p::Sized>(
                 &self,
                 __writer: &mut __W,
             ) -> #p::Result<(), #p::InvalidInput> {
@@ -262,7 +262,7 @@ fn visitor(cont: &Container, fields: &[Field]) -> TokenStream {
     quote! {
         #[automatically_derived]
         impl #impl_generics #p::VisitorProperties for #ident #ty_generics #where_clause {
-            fn write_properties<__W: #p::PropertyWriter + ?Sized>(
+            fn write_properties<__W: #p::PropertyWriter + ?#p::Sized>(
                 &self,
                 __writer: &mut __W,
             ) -> #p::Result<(), #p::InvalidInput> {
