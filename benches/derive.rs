@@ -106,7 +106,10 @@ fn bench(c: &mut Criterion) {
     let hand = by_hand(&calls, &event).expect("by hand");
     assert_eq!(derived, hand, "both paths must build the same request");
     let manual = calls.track("user-42", &Manual(&event)).expect("manual");
-    assert_eq!(derived, manual, "the hand-written impl builds the same request");
+    assert_eq!(
+        derived, manual,
+        "the hand-written impl builds the same request"
+    );
 
     let mut group = c.benchmark_group("encode_10_fields");
     group.bench_function("derived", |b| {

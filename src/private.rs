@@ -4,15 +4,15 @@
 pub use core::marker::Sized;
 pub use core::option::Option;
 pub use core::result::Result;
-pub use std::borrow::Cow;
+pub use std::borrow::{Borrow, Cow};
 pub use std::fmt::Display;
 
 pub use gamooga_core::schema::{
     EventSchema, HasEventSchema, HasVisitorSchema, PropertySchema, SchemaItem, VisitorSchema,
 };
 pub use gamooga_core::{
-    DataType, Event, IntoTimestamp, InvalidInput, PropertyValue, PropertyWriter, Timestamp,
-    Value, VisitorProperties,
+    DataType, Event, IntoTimestamp, InvalidInput, PropertyValue, PropertyWriter, Timestamp, Value,
+    VisitorProperties,
 };
 
 /// `#[gamooga(tp = "...")]`: the field's `Display` text, sent with the given datatype (the
@@ -22,30 +22,42 @@ pub fn display_value<T: Display + ?Sized>(value: &T, datatype: DataType) -> Valu
 }
 
 /// `#[gamooga(with = path)]`: the datatype of what `path` returns, for the schema. The
-/// function is not called.
-pub const fn with_datatype<'a, A: ?Sized, R: PropertyValue>(_f: fn(&'a A) -> R) -> DataType {
+/// function is not called. `F` is the field's type, `A` what the function borrows (`F`
+/// itself, or what `F` borrows as: `str` for `String`, `[T]` for `Vec<T>`).
+pub const fn with_datatype<'a, F, A, R>(_f: fn(&'a A) -> R) -> DataType
+where
+    F: Borrow<A> + ?Sized,
+    A: ?Sized,
+    R: PropertyValue,
+{
     R::DATATYPE
 }
 
 /// `#[gamooga(with = path)]`: whether what `path` returns may be left out, for the schema.
-pub const fn with_optional<'a, A: ?Sized, R: PropertyValue>(_f: fn(&'a A) -> R) -> bool {
+pub const fn with_optional<'a, F, A, R>(_f: fn(&'a A) -> R) -> bool
+where
+    F: Borrow<A> + ?Sized,
+    A: ?Sized,
+    R: PropertyValue,
+{
     R::OPTIONAL
 }
 
 /// `#[gamooga(with = path)]`: converts the field with `f` and writes the result.
 #[inline]
-pub fn with_write<'a, W, A, R>(
+pub fn with_write<'a, W, F, A, R>(
     writer: &mut W,
     key: &str,
     f: fn(&'a A) -> R,
-    field: &'a A,
+    field: &'a F,
 ) -> Result<(), InvalidInput>
 where
     W: PropertyWriter + ?Sized,
-    A: ?Sized,
+    F: Borrow<A> + ?Sized,
+    A: ?Sized + 'a,
     R: PropertyValue,
 {
-    let converted = f(field);
+    let converted = f(field.borrow());
     match converted.to_value() {
         Option::Some(value) => writer.property(key, value),
         Option::None => Result::Ok(()),

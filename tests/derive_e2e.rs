@@ -122,7 +122,10 @@ async fn track_sends_evwid_with_struct_time_as_tm_and_leaves_none_out() {
 async fn renamed_optional_field_arrives_under_its_key_when_set() {
     let emu = Emulator::start().await.unwrap();
     let client = client(&emu);
-    purchase(Some("WELCOME")).track(&client, "user-42").await.unwrap();
+    purchase(Some("WELCOME"))
+        .track(&client, "user-42")
+        .await
+        .unwrap();
     let e = only_event(&emu);
     assert_eq!(
         e.event_property("coupon_code"),

@@ -218,7 +218,7 @@ fn cents(v: &i64) -> f64 {
     *v as f64 / 100.0
 }
 
-fn first_tag(v: &Vec<String>) -> Option<&str> {
+fn first_tag(v: &[String]) -> Option<&str> {
     v.first().map(String::as_str)
 }
 
@@ -260,7 +260,10 @@ fn tp_and_with_escape_hatches() {
     assert_eq!(
         got,
         vec![
-            ("order".into(), Value::Text("ORD-7".into(), DataType::String)),
+            (
+                "order".into(),
+                Value::Text("ORD-7".into(), DataType::String)
+            ),
             ("score".into(), Value::Text("4.5".into(), DataType::Number)),
             ("flag".into(), Value::Text("true".into(), DataType::Boolean)),
             ("amount".into(), Value::Number(12.5.into())),
@@ -332,13 +335,18 @@ fn integer_and_optional_timestamps() {
     assert_eq!(ok.timestamp().unwrap().map(Timestamp::as_millis), Some(TM));
     assert_eq!(MaybeTimed { at: None }.timestamp(), Ok(None));
     assert_eq!(
-        MaybeTimed { at: Some(TM as i64) }
-            .timestamp()
-            .unwrap()
-            .map(Timestamp::as_millis),
+        MaybeTimed {
+            at: Some(TM as i64)
+        }
+        .timestamp()
+        .unwrap()
+        .map(Timestamp::as_millis),
         Some(TM)
     );
-    assert!(MaybeTimed::SCHEMA.items.is_empty(), "a timestamp is not a property");
+    assert!(
+        MaybeTimed::SCHEMA.items.is_empty(),
+        "a timestamp is not a property"
+    );
 }
 
 #[derive(GamoogaEvent)]

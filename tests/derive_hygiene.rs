@@ -27,7 +27,7 @@ mod shadowed {
 
     use ::gamooga::prelude::*;
 
-    fn shout(s: &::std::string::String) -> ::std::string::String {
+    fn shout(s: &str) -> ::std::string::String {
         s.to_uppercase()
     }
 

@@ -22,5 +22,5 @@ pub use error::{Error, InvalidInput, Result};
 pub use event::{CustomEvent, Event, VisitorProperties};
 pub use property::{DataType, Number, Properties, Property, PropertyValue, PropertyWriter, Value};
 pub use retry::RetryPolicy;
-pub use time::{IntoTimestamp, Timestamp};
 pub use schema::{EventSchema, HasEventSchema, HasVisitorSchema, TrackingPlan, VisitorSchema};
+pub use time::{IntoTimestamp, Timestamp};

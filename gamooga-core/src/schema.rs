@@ -261,8 +261,8 @@ impl TrackingPlan {
     /// The plan as pretty-printed JSON (see [`TrackingPlan::to_value`]), ending in a newline
     /// so the file diffs cleanly.
     pub fn to_json(&self) -> String {
-        let mut out = serde_json::to_string_pretty(&self.to_value())
-            .unwrap_or_else(|_| String::from("{}"));
+        let mut out =
+            serde_json::to_string_pretty(&self.to_value()).unwrap_or_else(|_| String::from("{}"));
         out.push('\n');
         out
     }

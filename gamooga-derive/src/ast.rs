@@ -127,7 +127,11 @@ impl<'a> Container<'a> {
                             ),
                         );
                         for f in &v.fields {
-                            attr::reject(cx, &f.attrs, "gamooga attributes do not apply to variant fields");
+                            attr::reject(
+                                cx,
+                                &f.attrs,
+                                "gamooga attributes do not apply to variant fields",
+                            );
                         }
                         continue;
                     }
@@ -142,7 +146,11 @@ impl<'a> Container<'a> {
                 Data::Enum(variants)
             }
             (syn::Data::Enum(e), _) => {
-                let hint = if e.variants.iter().all(|v| matches!(v.fields, syn::Fields::Unit)) {
+                let hint = if e
+                    .variants
+                    .iter()
+                    .all(|v| matches!(v.fields, syn::Fields::Unit))
+                {
                     "; to send this enum as a string property of another struct, use #[derive(GamoogaValue)]"
                 } else {
                     ""

@@ -103,11 +103,7 @@ pub fn name_problem(name: &str) -> Option<&'static str> {
 fn key_of(meta: &ParseNestedMeta) -> String {
     match meta.path.get_ident() {
         Some(ident) => ident.to_string(),
-        None => meta
-            .path
-            .to_token_stream()
-            .to_string()
-            .replace(' ', ""),
+        None => meta.path.to_token_stream().to_string().replace(' ', ""),
     }
 }
 
@@ -355,9 +351,7 @@ fn check_conflicts(cx: &Ctxt, f: &Field) {
         match (a, b) {
             ("skip", _) => Some("a skipped field is not sent"),
             ("timestamp", _) => Some("the timestamp is sent as `tm`, not as a property"),
-            ("flatten", _) => {
-                Some("a flattened field sends the nested struct's own properties")
-            }
+            ("flatten", _) => Some("a flattened field sends the nested struct's own properties"),
             ("tp", "with") => Some("`tp` and `with` both say how to convert the field; use one"),
             _ => None,
         }

@@ -12,7 +12,9 @@ pub fn check(cx: &Ctxt, cont: &Container) {
                 .filter(|f| f.has_key())
                 .map(|f| (f.key.as_str(), f.key_span));
             duplicate_keys(cx, keyed, "property key");
-            let mut timestamps = fields.iter().filter(|f| matches!(f.role(), Role::Timestamp));
+            let mut timestamps = fields
+                .iter()
+                .filter(|f| matches!(f.role(), Role::Timestamp));
             if let Some(first) = timestamps.next() {
                 for other in timestamps {
                     if let (Some(first_span), Some(span)) =
