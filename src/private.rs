@@ -21,46 +21,54 @@ pub fn display_value<T: Display + ?Sized>(value: &T, datatype: DataType) -> Valu
     Value::Text(Cow::Owned(value.to_string()), datatype)
 }
 
-/// `#[gamooga(with = path)]`: the datatype of what `path` returns, for the schema. The
-/// function is not called. `F` is the field's type, `A` what the function borrows (`F`
-/// itself, or what `F` borrows as: `str` for `String`, `[T]` for `Vec<T>`).
-pub const fn with_datatype<'a, F, A, R>(_f: fn(&'a A) -> R) -> DataType
-where
-    F: Borrow<A> + ?Sized,
-    A: ?Sized,
-    R: PropertyValue,
-{
-    R::DATATYPE
-}
-
-/// `#[gamooga(with = path)]`: whether what `path` returns may be left out, for the schema.
-pub const fn with_optional<'a, F, A, R>(_f: fn(&'a A) -> R) -> bool
-where
-    F: Borrow<A> + ?Sized,
-    A: ?Sized,
-    R: PropertyValue,
-{
-    R::OPTIONAL
-}
-
-/// `#[gamooga(with = path)]`: converts the field with `f` and writes the result.
-#[inline]
-pub fn with_write<'a, W, F, A, R>(
-    writer: &mut W,
-    key: &str,
+/// `#[gamooga(with = path)]`: the conversion function with what the schema and the writer
+/// need to know of its result. Both the runtime and the schema go through [`with_fn`], so a
+/// function returning a type with no datatype is reported once.
+pub struct WithFn<'a, F: ?Sized, A: ?Sized, R> {
     f: fn(&'a A) -> R,
-    field: &'a F,
-) -> Result<(), InvalidInput>
+    to_value: for<'v> fn(&'v R) -> Option<Value<'v>>,
+    /// The datatype of the function's result.
+    pub datatype: DataType,
+    /// Whether the result may be absent.
+    pub optional: bool,
+    field: core::marker::PhantomData<fn(&F)>,
+}
+
+/// Checks a `with` function: `fn(&A) -> R` where the field type `F` borrows as `A` (`F`
+/// itself, `str` for `String`, `[T]` for `Vec<T>`) and `R` can be sent.
+pub const fn with_fn<'a, F, A, R>(f: fn(&'a A) -> R) -> WithFn<'a, F, A, R>
 where
-    W: PropertyWriter + ?Sized,
+    F: Borrow<A> + ?Sized,
+    A: ?Sized,
+    R: PropertyValue,
+{
+    WithFn {
+        f,
+        to_value: <R as PropertyValue>::to_value,
+        datatype: R::DATATYPE,
+        optional: R::OPTIONAL,
+        field: core::marker::PhantomData,
+    }
+}
+
+impl<'a, F, A, R> WithFn<'a, F, A, R>
+where
     F: Borrow<A> + ?Sized,
     A: ?Sized + 'a,
-    R: PropertyValue,
 {
-    let converted = f(field.borrow());
-    match converted.to_value() {
-        Option::Some(value) => writer.property(key, value),
-        Option::None => Result::Ok(()),
+    /// Converts `field` and writes the result under `key` (nothing when it is absent).
+    #[inline]
+    pub fn write<W: PropertyWriter + ?Sized>(
+        &self,
+        writer: &mut W,
+        key: &str,
+        field: &'a F,
+    ) -> Result<(), InvalidInput> {
+        let converted = (self.f)(field.borrow());
+        match (self.to_value)(&converted) {
+            Option::Some(value) => writer.property(key, value),
+            Option::None => Result::Ok(()),
+        }
     }
 }
 

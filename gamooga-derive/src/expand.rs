@@ -139,7 +139,7 @@ fn writes(cont: &Container, fields: &[Field], derive: Derive) -> Vec<TokenStream
                     }
                 }
                 Role::With(path) => quote_spanned! {path.span()=>
-                    #p::with_write::<__W, #ty, _, _>(__writer, #key, #path, &self.#ident)?;
+                    #p::with_fn::<#ty, _, _>(#path).write(__writer, #key, &self.#ident)?;
                 },
                 Role::Flatten => match derive {
                     Derive::Event => quote_spanned! {ty.span()=>
@@ -182,8 +182,8 @@ fn schema_items(cont: &Container, fields: &[Field], derive: Derive) -> Vec<Token
                     property(datatype(&p, tp), quote!(#optional))
                 }
                 Role::With(path) => property(
-                    quote_spanned!(path.span()=> #p::with_datatype::<#ty, _, _>(#path)),
-                    quote_spanned!(path.span()=> #p::with_optional::<#ty, _, _>(#path)),
+                    quote_spanned!(path.span()=> #p::with_fn::<#ty, _, _>(#path).datatype),
+                    quote_spanned!(path.span()=> #p::with_fn::<#ty, _, _>(#path).optional),
                 ),
                 Role::Flatten => {
                     let items = match derive {
