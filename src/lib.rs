@@ -212,9 +212,11 @@
 //! attributes; tuple structs, unions, and enums with data. Generic structs and lifetimes
 //! work: bounds are added for the type parameters used in sent fields.
 //!
-//! Not checked at compile time: a key that a flattened struct repeats (the nested struct is
-//! another type). Building an `evwidj` call, whose JSON body cannot carry a key twice, refuses
-//! it with [`InvalidInput::DuplicateProperty`].
+//! Keys brought in by `#[gamooga(flatten)]` fields come from another type, so the macro
+//! cannot see them; they are checked when the schema constant is evaluated, still at compile
+//! time, for structs without type parameters. In a generic struct a repeated key is caught
+//! only when an `evwidj` call is built (its JSON body cannot carry a key twice:
+//! [`InvalidInput::DuplicateProperty`]).
 //!
 //! # Tracking plan
 //!

@@ -8,7 +8,8 @@ pub use std::borrow::{Borrow, Cow};
 pub use std::fmt::Display;
 
 pub use gamooga_core::schema::{
-    EventSchema, HasEventSchema, HasVisitorSchema, PropertySchema, SchemaItem, VisitorSchema,
+    count_key, duplicate_key, EventSchema, HasEventSchema, HasVisitorSchema, PropertySchema,
+    SchemaItem, VisitorSchema,
 };
 pub use gamooga_core::{
     DataType, Event, IntoTimestamp, InvalidInput, PropertyValue, PropertyWriter, Timestamp, Value,

@@ -156,6 +156,62 @@ impl Iterator for PropertyIter {
     }
 }
 
+/// How many properties of `items` (flattened structs included) are named `key`. A `const fn`,
+/// so derived code can check flattened keys at compile time.
+pub const fn count_key(items: &[SchemaItem], key: &str) -> usize {
+    let mut count = 0;
+    let mut i = 0;
+    while i < items.len() {
+        count += match &items[i] {
+            SchemaItem::Property(p) => str_eq(p.name, key) as usize,
+            SchemaItem::Flatten(nested) => count_key(nested, key),
+        };
+        i += 1;
+    }
+    count
+}
+
+/// A key that appears more than once in `root`, looking through flattened structs (`items` is
+/// the part still to check; start with `items == root`).
+pub const fn duplicate_key(
+    root: &'static [SchemaItem],
+    items: &'static [SchemaItem],
+) -> Option<&'static str> {
+    let mut i = 0;
+    while i < items.len() {
+        let found = match &items[i] {
+            SchemaItem::Property(p) => {
+                if count_key(root, p.name) > 1 {
+                    Some(p.name)
+                } else {
+                    None
+                }
+            }
+            SchemaItem::Flatten(nested) => duplicate_key(root, nested),
+        };
+        if found.is_some() {
+            return found;
+        }
+        i += 1;
+    }
+    None
+}
+
+const fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// The schemas of an application's events and visitor properties, exported as JSON: a
 /// tracking plan a marketing team can read and CI can diff.
 ///
@@ -307,6 +363,22 @@ mod tests {
         };
         let names: Vec<&str> = schema.properties().map(|p| p.name).collect();
         assert_eq!(names, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn duplicate_keys_are_found_through_flatten() {
+        const DUP: &[SchemaItem] = &[
+            SchemaItem::Property(PropertySchema {
+                name: "b",
+                datatype: DataType::String,
+                optional: false,
+            }),
+            SchemaItem::Flatten(INNER),
+        ];
+        assert_eq!(count_key(DUP, "b"), 2);
+        assert_eq!(count_key(DUP, "bb"), 0);
+        assert_eq!(duplicate_key(DUP, DUP), Some("b"));
+        assert_eq!(duplicate_key(INNER, INNER), None);
     }
 
     #[test]

@@ -200,6 +200,56 @@ fn schema_items(cont: &Container, fields: &[Field], derive: Derive) -> Vec<Token
         .collect()
 }
 
+/// A compile-time check that flattened structs bring no key twice. Their keys are not known to
+/// the macro, so the check runs when the schema constant is evaluated: only for containers
+/// without type or const parameters (a generic one has no single schema to check).
+fn flatten_check(cont: &Container, fields: &[Field], derive: Derive) -> TokenStream {
+    let Some(first_flatten) = fields.iter().find(|f| matches!(f.role(), Role::Flatten)) else {
+        return TokenStream::new();
+    };
+    let generics = cont.generics;
+    if generics.type_params().next().is_some() || generics.const_params().next().is_some() {
+        return TokenStream::new();
+    }
+    let p = cont.private();
+    let ident = cont.ident;
+    let lifetimes: Vec<TokenStream> = generics.lifetimes().map(|_| quote!('static)).collect();
+    let ty = if lifetimes.is_empty() {
+        quote!(#ident)
+    } else {
+        quote!(#ident<#(#lifetimes),*>)
+    };
+    let schema = match derive {
+        Derive::Event => quote!(<#ty as #p::HasEventSchema>::SCHEMA.items),
+        _ => quote!(<#ty as #p::HasVisitorSchema>::SCHEMA.items),
+    };
+    let own_keys = fields.iter().filter(|f| f.has_key()).map(|f| {
+        let key = &f.key;
+        let message = format!(
+            "`{ident}` sends the property key {key:?} twice: from its field `{}` and through a #[gamooga(flatten)] field; rename one of them",
+            f.ident
+        );
+        quote_spanned! {f.key_span=>
+            if #p::count_key(__items, #key) > 1 {
+                ::core::panic!(#message);
+            }
+        }
+    });
+    let message = format!(
+        "`{ident}` sends a property key twice through its #[gamooga(flatten)] fields; rename one of them"
+    );
+    let span = first_flatten.ty.span();
+    quote_spanned! {span=>
+        const _: () = {
+            let __items: &'static [#p::SchemaItem] = #schema;
+            #(#own_keys)*
+            if let #p::Option::Some(_) = #p::duplicate_key(__items, __items) {
+                ::core::panic!(#message);
+            }
+        };
+    }
+}
+
 fn event(cont: &Container, fields: &[Field]) -> TokenStream {
     let p = cont.private();
     let ident = cont.ident;
@@ -208,6 +258,7 @@ fn event(cont: &Container, fields: &[Field]) -> TokenStream {
     let where_clause = where_clause(cont, fields, Derive::Event);
     let writes = writes(cont, fields, Derive::Event);
     let items = schema_items(cont, fields, Derive::Event);
+    let check = flatten_check(cont, fields, Derive::Event);
     let timestamp = fields
         .iter()
         .find(|f| matches!(f.role(), Role::Timestamp))
@@ -250,6 +301,8 @@ fn event(cont: &Container, fields: &[Field]) -> TokenStream {
                 items: &[#(#items),*],
             };
         }
+
+        #check
     }
 }
 
@@ -261,6 +314,7 @@ fn visitor(cont: &Container, fields: &[Field]) -> TokenStream {
     let where_clause = where_clause(cont, fields, Derive::Visitor);
     let writes = writes(cont, fields, Derive::Visitor);
     let items = schema_items(cont, fields, Derive::Visitor);
+    let check = flatten_check(cont, fields, Derive::Visitor);
     quote! {
         #[automatically_derived]
         impl #impl_generics #p::VisitorProperties for #ident #ty_generics #where_clause {
@@ -280,6 +334,8 @@ fn visitor(cont: &Container, fields: &[Field]) -> TokenStream {
                 items: &[#(#items),*],
             };
         }
+
+        #check
     }
 }
 
