@@ -1,0 +1,7 @@
+//! Tests of the emulator over real HTTP on loopback.
+
+mod endpoints;
+mod faults;
+mod inspection;
+mod support;
+mod validation;
