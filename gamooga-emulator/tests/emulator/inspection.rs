@@ -215,3 +215,11 @@ async fn stored_calls_read_back_exactly_as_they_arrived() {
     assert_eq!(emu.calls(), arrived);
     assert_eq!(arrived[0].company.as_deref(), Some("ac me"));
 }
+
+#[test]
+fn public_types_can_be_shared_across_tasks() {
+    fn shared<T: Send + Sync>() {}
+    shared::<Emulator>();
+    shared::<gamooga_emulator::EmulatorBuilder>();
+    shared::<gamooga_emulator::RecordedCall>();
+}
