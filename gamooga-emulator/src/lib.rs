@@ -119,6 +119,8 @@
 //! The same inspection is available as JSON under `/_emulator/` (see [`inspect`]), and the
 //! binary (`cargo run -p gamooga-emulator -- --port 8686`) prints one line per call.
 
+#![warn(missing_docs)]
+
 mod emulator;
 mod endpoint;
 mod fault;
