@@ -4,7 +4,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::endpoint::{Endpoint, Route};
 use crate::validate::{self, RequestParts};
@@ -13,7 +13,7 @@ use crate::validate::{self, RequestParts};
 pub const DEFAULT_MAX_RECORDED: usize = 1_000_000;
 
 /// One property as the emulator decoded it from a call: a name, its value and its datatype.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordedProperty {
     /// The property name, percent-decoded.
     pub name: String,
@@ -71,7 +71,7 @@ impl fmt::Display for RecordedProperty {
 ///
 /// Fields the call did not carry (or that could not be decoded) are `None` / empty. Calls to
 /// the inspection API (`/_emulator/...`) are not recorded.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordedCall {
     /// Arrival number, starting at 1 (and again at 1 after [`reset`](crate::Emulator::reset)).
     pub seq: u64,

@@ -82,6 +82,8 @@ async fn serve_connection(
     let service = service_fn(move |req| handle(Arc::clone(&shared), req));
     let connection = http1::Builder::new()
         .keep_alive(true)
+        // Idle keep-alive connections stay open until the client closes them (or go_down).
+        .header_read_timeout(None)
         .serve_connection(TokioIo::new(stream), service);
     tokio::select! {
         _ = connection => {}

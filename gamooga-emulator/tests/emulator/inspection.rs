@@ -223,3 +223,16 @@ fn public_types_can_be_shared_across_tasks() {
     shared::<gamooga_emulator::EmulatorBuilder>();
     shared::<gamooga_emulator::RecordedCall>();
 }
+
+#[tokio::test]
+async fn recorded_calls_round_trip_through_json() {
+    let emu = Emulator::start().await.unwrap();
+    get(
+        &emu,
+        "/evvprwid/?e=x&c=acme&u=a&eky=n&evl=1.5&etp=n&vky=k&vvl=v&vtp=s",
+    )
+    .await;
+    let (_, body) = send(client().get(format!("{}/_emulator/calls", emu.config_url()))).await;
+    let calls: Vec<gamooga_emulator::RecordedCall> = serde_json::from_str(&body).unwrap();
+    assert_eq!(calls, emu.calls());
+}
