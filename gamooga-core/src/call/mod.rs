@@ -3,8 +3,16 @@
 
 use std::borrow::Cow;
 
+mod encode;
+
 use crate::error::InvalidInput;
 use crate::event::{Event, VisitorProperties};
+use crate::time::Timestamp;
+
+use encode::{
+    encode_into, encoded_len, JsonProperties, QueryProperties, QuerySizer, SetKeys, EVENT_KEYS,
+    EVVPR_EVENT_KEYS, EVVPR_VISITOR_KEYS, VPR_KEYS,
+};
 
 /// The HTTP method of a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -204,7 +212,17 @@ impl Calls {
 
     /// Company information: `GET /newnaconf/{company}/` (on the configuration host).
     pub fn company_info(&self) -> Request {
-        unimplemented!("call builders are being written")
+        let mut path = String::with_capacity(12 + encoded_len(&self.company));
+        path.push_str("/newnaconf/");
+        encode_into(&mut path, &self.company);
+        path.push('/');
+        Request::from_parts(
+            Endpoint::CompanyInfo,
+            Method::Get,
+            Cow::Owned(path),
+            String::new(),
+            None,
+        )
     }
 
     /// An event by user id: `evwid`, or `evwidj` as [`EvwidMode`] and the GET limit say.
@@ -214,8 +232,39 @@ impl Calls {
         user_id: &str,
         event: &E,
     ) -> Result<Request, InvalidInput> {
-        let _ = (user_id, event);
-        unimplemented!("call builders are being written")
+        let head = Head::new(self, "u", user_id, InvalidInput::EmptyUserId, event)?;
+        let sets = head.size_sets(event, EVENT_KEYS)?;
+        let get_len = "/evwid/?".len() + head.len + sets.len + head.tm_len();
+        let post = match self.evwid_mode {
+            EvwidMode::Auto => get_len > self.get_limit,
+            EvwidMode::Get => false,
+            EvwidMode::Post => true,
+        };
+        if post {
+            let mut json = JsonProperties::new();
+            event.write_properties(&mut json)?;
+            let mut query = String::with_capacity(head.len + head.tm_len());
+            head.write(&mut query);
+            head.write_tm(&mut query);
+            return Ok(Request::from_parts(
+                Endpoint::Evwidj,
+                Method::Post,
+                Cow::Borrowed("/evwidj/"),
+                query,
+                Some(json.finish()),
+            ));
+        }
+        let mut query = String::with_capacity(head.len + sets.len + head.tm_len());
+        head.write(&mut query);
+        event.write_properties(&mut QueryProperties::new(EVENT_KEYS, &mut query))?;
+        head.write_tm(&mut query);
+        Ok(Request::from_parts(
+            Endpoint::Evwid,
+            Method::Get,
+            Cow::Borrowed("/evwid/"),
+            query,
+            None,
+        ))
     }
 
     /// An event by visitor id: `ev`.
@@ -224,8 +273,19 @@ impl Calls {
         visitor_id: &str,
         event: &E,
     ) -> Result<Request, InvalidInput> {
-        let _ = (visitor_id, event);
-        unimplemented!("call builders are being written")
+        let head = Head::new(self, "v", visitor_id, InvalidInput::EmptyVisitorId, event)?;
+        let sets = head.size_sets(event, EVENT_KEYS)?;
+        let mut query = String::with_capacity(head.len + sets.len + head.tm_len());
+        head.write(&mut query);
+        event.write_properties(&mut QueryProperties::new(EVENT_KEYS, &mut query))?;
+        head.write_tm(&mut query);
+        Ok(Request::from_parts(
+            Endpoint::Ev,
+            Method::Get,
+            Cow::Borrowed("/ev/"),
+            query,
+            None,
+        ))
     }
 
     /// An event and visitor properties by user id: `evvprwid`.
@@ -235,8 +295,29 @@ impl Calls {
         event: &E,
         visitor: &P,
     ) -> Result<Request, InvalidInput> {
-        let _ = (user_id, event, visitor);
-        unimplemented!("call builders are being written")
+        // evvprwid puts the event name first: e, c, u.
+        let head = Head::new(self, "u", user_id, InvalidInput::EmptyUserId, event)?;
+        let event_sets = head.size_sets(event, EVVPR_EVENT_KEYS)?;
+        let mut visitor_sets = QuerySizer::new(EVVPR_VISITOR_KEYS);
+        visitor.write_properties(&mut visitor_sets)?;
+        let mut query =
+            String::with_capacity(head.len + event_sets.len + visitor_sets.len + head.tm_len());
+        query.push_str("e=");
+        encode_into(&mut query, head.event);
+        query.push_str("&c=");
+        encode_into(&mut query, &self.company);
+        query.push_str("&u=");
+        encode_into(&mut query, head.id);
+        event.write_properties(&mut QueryProperties::new(EVVPR_EVENT_KEYS, &mut query))?;
+        visitor.write_properties(&mut QueryProperties::new(EVVPR_VISITOR_KEYS, &mut query))?;
+        head.write_tm(&mut query);
+        Ok(Request::from_parts(
+            Endpoint::Evvprwid,
+            Method::Get,
+            Cow::Borrowed("/evvprwid/"),
+            query,
+            None,
+        ))
     }
 
     /// Visitor properties by visitor id: `vpr` (at least one property).
@@ -245,20 +326,144 @@ impl Calls {
         visitor_id: &str,
         properties: &P,
     ) -> Result<Request, InvalidInput> {
-        let _ = (visitor_id, properties);
-        unimplemented!("call builders are being written")
+        if visitor_id.is_empty() {
+            return Err(InvalidInput::EmptyVisitorId);
+        }
+        let mut sets = QuerySizer::new(VPR_KEYS);
+        properties.write_properties(&mut sets)?;
+        if sets.count == 0 {
+            return Err(InvalidInput::NoProperties);
+        }
+        let mut query = String::with_capacity(
+            "c=&v=".len() + encoded_len(&self.company) + encoded_len(visitor_id) + sets.len,
+        );
+        query.push_str("c=");
+        encode_into(&mut query, &self.company);
+        query.push_str("&v=");
+        encode_into(&mut query, visitor_id);
+        properties.write_properties(&mut QueryProperties::new(VPR_KEYS, &mut query))?;
+        Ok(Request::from_parts(
+            Endpoint::Vpr,
+            Method::Get,
+            Cow::Borrowed("/vpr/"),
+            query,
+            None,
+        ))
     }
 
     /// Identify: `id` with `u` alone, answering the visitor id mapped to the user id (created
     /// if there is none).
     pub fn identify(&self, user_id: &str) -> Result<Request, InvalidInput> {
-        let _ = user_id;
-        unimplemented!("call builders are being written")
+        self.id(user_id, None)
     }
 
     /// Link: `id` with `u` and `v`, mapping the user id to the visitor id.
     pub fn link(&self, user_id: &str, visitor_id: &str) -> Result<Request, InvalidInput> {
-        let _ = (user_id, visitor_id);
-        unimplemented!("call builders are being written")
+        if visitor_id.is_empty() {
+            return Err(InvalidInput::EmptyVisitorId);
+        }
+        self.id(user_id, Some(visitor_id))
+    }
+
+    fn id(&self, user_id: &str, visitor_id: Option<&str>) -> Result<Request, InvalidInput> {
+        if user_id.is_empty() {
+            return Err(InvalidInput::EmptyUserId);
+        }
+        let mut query = String::with_capacity(
+            "c=&u=&v=".len()
+                + encoded_len(&self.company)
+                + encoded_len(user_id)
+                + visitor_id.map_or(0, encoded_len),
+        );
+        query.push_str("c=");
+        encode_into(&mut query, &self.company);
+        query.push_str("&u=");
+        encode_into(&mut query, user_id);
+        if let Some(v) = visitor_id {
+            query.push_str("&v=");
+            encode_into(&mut query, v);
+        }
+        Ok(Request::from_parts(
+            Endpoint::Id,
+            Method::Get,
+            Cow::Borrowed("/id/"),
+            query,
+            None,
+        ))
+    }
+}
+
+/// The single parameters of an event call, validated and sized: `c`, `u` or `v`, `e`, `tm`.
+struct Head<'a> {
+    company: &'a str,
+    id_key: &'static str,
+    id: &'a str,
+    event: &'a str,
+    tm: u64,
+    /// Bytes of `c=..&u=..&e=..` (no `tm`).
+    len: usize,
+}
+
+impl<'a> Head<'a> {
+    fn new<E: Event + ?Sized>(
+        calls: &'a Calls,
+        id_key: &'static str,
+        id: &'a str,
+        empty_id: InvalidInput,
+        event: &'a E,
+    ) -> Result<Self, InvalidInput> {
+        if id.is_empty() {
+            return Err(empty_id);
+        }
+        let name = event.name();
+        if name.is_empty() {
+            return Err(InvalidInput::EmptyEventName);
+        }
+        let tm = event
+            .timestamp()?
+            .unwrap_or_else(Timestamp::now)
+            .as_millis();
+        let len =
+            "c=&u=&e=".len() + encoded_len(&calls.company) + encoded_len(id) + encoded_len(name);
+        Ok(Head {
+            company: &calls.company,
+            id_key,
+            id,
+            event: name,
+            tm,
+            len,
+        })
+    }
+
+    /// Validates and sizes the event's property sets.
+    fn size_sets<E: Event + ?Sized>(
+        &self,
+        event: &E,
+        keys: SetKeys,
+    ) -> Result<QuerySizer, InvalidInput> {
+        let mut sizer = QuerySizer::new(keys);
+        event.write_properties(&mut sizer)?;
+        Ok(sizer)
+    }
+
+    /// Bytes of `&tm=...`.
+    fn tm_len(&self) -> usize {
+        "&tm=".len() + itoa::Buffer::new().format(self.tm).len()
+    }
+
+    fn write(&self, out: &mut String) {
+        out.push_str("c=");
+        encode_into(out, self.company);
+        out.push('&');
+        out.push_str(self.id_key);
+        out.push('=');
+        encode_into(out, self.id);
+        out.push_str("&e=");
+        encode_into(out, self.event);
+    }
+
+    fn write_tm(&self, out: &mut String) {
+        out.push_str("&tm=");
+        out.push_str(itoa::Buffer::new().format(self.tm));
     }
 }
