@@ -17,3 +17,6 @@ pub use error::{Error, InvalidInput, Result};
 pub use event::{CustomEvent, Event, VisitorProperties};
 pub use property::{DataType, Number, Properties, Property, PropertyValue, PropertyWriter, Value};
 pub use time::{IntoTimestamp, Timestamp};
+pub mod queue;
+#[cfg(feature = "spool")]
+pub mod spool;
