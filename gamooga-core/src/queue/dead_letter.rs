@@ -7,7 +7,7 @@ use crate::call::Request;
 use crate::error::Error;
 
 /// Why an event became a dead letter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum DeadLetterReason {
     /// Dropped by the overflow policy ([`Overflow::DropNewest`](crate::queue::Overflow::DropNewest)

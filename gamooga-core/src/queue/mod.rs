@@ -9,7 +9,7 @@
 //! use gamooga_core::queue::{Overflow, QueueConfig};
 //!
 //! let queue = client.queue(QueueConfig::default().overflow(Overflow::DropOldest))?;
-//! let event = CustomEvent::new("purchase", Properties::new().number("amount", 12.5));
+//! let event = CustomEvent::new("purchase", Properties::new().number("amount", 12.5)?);
 //! queue.try_track("user-42", &event)?; // never waits
 //! queue.track("user-42", &event).await?; // waits for room when full
 //! let report = queue.shutdown(Duration::from_secs(10)).await;
@@ -608,5 +608,3 @@ pub trait EnqueueEvent: Event {
 
 impl<E: Event + ?Sized> EnqueueEvent for E {}
 
-#[cfg(test)]
-mod tests;
