@@ -121,15 +121,6 @@ pub enum Error {
     /// The client's configuration is invalid (bad URL, plain http to a remote host, ...).
     #[error("invalid configuration: {0}")]
     Config(String),
-    /// The queue's on-disk spool could not be opened, read or written (unwritable path, not a
-    /// spool, corrupt file). The queue never falls back to memory silently.
-    #[error("the spool {path:?} cannot be used: {message}")]
-    Spool {
-        /// The spool file.
-        path: std::path::PathBuf,
-        /// What is wrong.
-        message: String,
-    },
 }
 
 impl Error {

@@ -6,16 +6,21 @@
 #![warn(missing_docs)]
 
 pub mod call;
+pub mod client;
 pub mod error;
 pub mod event;
 pub mod property;
+pub mod resolve;
 pub mod retry;
 pub mod time;
+pub mod transport;
 
 pub use call::{Calls, Endpoint, EvwidMode, Method, Request};
+pub use client::{Client, ClientBuilder, Response};
 pub use error::{Error, InvalidInput, Result};
 pub use event::{CustomEvent, Event, VisitorProperties};
 pub use property::{DataType, Number, Properties, Property, PropertyValue, PropertyWriter, Value};
+pub use retry::RetryPolicy;
 pub use time::{IntoTimestamp, Timestamp};
 pub mod queue;
 #[cfg(feature = "spool")]

@@ -16,7 +16,7 @@
 //!   next queue started on the file delivers them) or drop them with
 //!   [`Spool::remove_dead_letters`].
 //! - **Errors.** A file that cannot be created or written, is not a spool, or is corrupt is
-//!   an [`Error::Spool`] when the queue starts: never a silent fallback to memory.
+//!   an [`Error::Config`] naming the file when the queue starts: never a silent fallback to memory.
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -33,11 +33,12 @@ const SCHEMA_VERSION: i64 = 1;
 /// Commands applied in one transaction at most.
 const BATCH: usize = 4096;
 
+/// A spool problem: [`Error::Config`] naming the file and what is wrong with it.
 fn spool_error(path: &Path, message: impl std::fmt::Display) -> Error {
-    Error::Spool {
-        path: path.to_path_buf(),
-        message: message.to_string(),
-    }
+    Error::Config(format!(
+        "the spool {} cannot be used: {message}",
+        path.display()
+    ))
 }
 
 fn millis(t: SystemTime) -> i64 {
@@ -587,7 +588,7 @@ mod tests {
         let path = dir.path().join("outbox.db");
         std::fs::write(&path, vec![0x5au8; 8192]).unwrap();
         let err = SpoolWriter::open(&path).err().expect("corrupt file refused");
-        assert!(matches!(err, Error::Spool { .. }), "{err}");
+        assert!(matches!(err, Error::Config(ref m) if m.contains("spool")), "{err}");
     }
 
     #[test]
@@ -607,6 +608,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("missing-dir").join("outbox.db");
         let err = Spool::open(&path).unwrap_err();
-        assert!(matches!(err, Error::Spool { .. }), "{err}");
+        assert!(matches!(err, Error::Config(ref m) if m.contains("spool")), "{err}");
     }
 }

@@ -20,6 +20,7 @@
 //! The queue stores built [`Request`]s: `tm` is stamped when the event is enqueued (unless
 //! the event carries its own time), so a late or retried delivery keeps the event's real time.
 
+mod client;
 mod config;
 mod dead_letter;
 mod stats;

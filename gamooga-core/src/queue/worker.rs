@@ -153,7 +153,10 @@ pub(crate) fn is_ambiguous(error: &Error) -> bool {
         Error::Timeout { .. } => true,
         Error::Connection { message, .. } => {
             let m = message.to_ascii_lowercase();
-            !(m.contains("refused") || m.contains("connect error") || m.contains("dns"))
+            !(m.contains("refused")
+                || m.contains("connect error")
+                || m.contains("(connect)")
+                || m.contains("dns"))
         }
         _ => false,
     }

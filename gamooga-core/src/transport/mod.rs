@@ -1,0 +1,258 @@
+//! [`Transport`]: how one HTTP request reaches Gamooga.
+//!
+//! The [`Client`](crate::client::Client) resolves the backend, builds the full URL and hands
+//! the request to a transport; the transport sends it once and answers the status and the
+//! start of the body, or a [`TransportError`] that says whether the connection failed or the
+//! answer did not come in time. Retries, timeouts over the whole attempt and error mapping are
+//! the client's job.
+//!
+//! Two transports come with the crate:
+//!
+//! - [`ReqwestTransport`], the default: reqwest with rustls, a keep-alive connection pool,
+//!   connect and request timeouts, certificate checks always on, no redirects followed.
+//! - [`DryRunTransport`]: sends nothing, records every request in memory and answers 200,
+//!   for unit tests and debugging without network.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, SystemTime};
+
+use crate::call::Method;
+
+mod dry_run;
+mod reqwest;
+
+pub use self::dry_run::{DryRunTransport, RecordedRequest};
+pub use self::reqwest::ReqwestTransport;
+
+/// The largest response body a transport reads, in bytes; the rest is discarded. Gamooga's
+/// answers are a few dozen bytes.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A boxed, `Send` future, as [`Transport::send`] returns it.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Sends one HTTP request and answers what came back.
+///
+/// Implement it to route calls through your own HTTP stack, or use [`DryRunTransport`] in
+/// tests. The trait is object-safe: the client holds an `Arc<dyn Transport>`.
+///
+/// ```
+/// use gamooga_core::transport::{BoxFuture, HttpRequest, HttpResponse, Transport, TransportError};
+///
+/// /// A transport that answers every request with HTTP 503.
+/// #[derive(Debug)]
+/// struct AlwaysDown;
+///
+/// impl Transport for AlwaysDown {
+///     fn send(&self, _request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, TransportError>> {
+///         Box::pin(async { Ok(HttpResponse::new(503, b"down".to_vec())) })
+///     }
+/// }
+/// ```
+pub trait Transport: Send + Sync + fmt::Debug {
+    /// Sends `request` once. `Ok` for any HTTP answer, whatever its status; `Err` only when
+    /// no answer could be had.
+    fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, TransportError>>;
+}
+
+/// One HTTP request, with the full URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HttpRequest {
+    /// `GET` or `POST`.
+    pub method: Method,
+    /// The full URL: scheme, host, path and encoded query.
+    pub url: String,
+    /// The JSON body, sent with `Content-Type: application/json` (`evwidj` only).
+    pub body: Option<String>,
+}
+
+impl HttpRequest {
+    /// A request for `url` with `method` and an optional JSON body.
+    pub fn new(method: Method, url: impl Into<String>, body: Option<String>) -> Self {
+        HttpRequest {
+            method,
+            url: url.into(),
+            body,
+        }
+    }
+}
+
+/// What the server answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HttpResponse {
+    /// The HTTP status code.
+    pub status: u16,
+    /// The start of the body, at most [`MAX_BODY_BYTES`].
+    pub body: Vec<u8>,
+    /// The raw `Retry-After` header, if the server sent one.
+    pub retry_after: Option<String>,
+}
+
+impl HttpResponse {
+    /// An answer with `status` and `body` and no `Retry-After`.
+    pub fn new(status: u16, body: Vec<u8>) -> Self {
+        HttpResponse {
+            status,
+            body,
+            retry_after: None,
+        }
+    }
+
+    /// Sets the raw `Retry-After` header value.
+    pub fn with_retry_after(mut self, value: impl Into<String>) -> Self {
+        self.retry_after = Some(value.into());
+        self
+    }
+}
+
+/// Why a transport got no answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// The connection could not be made, or broke before the answer was read (refused,
+    /// reset, DNS failure, TLS failure, ...).
+    #[error("connection failed: {0}")]
+    Connection(String),
+    /// No answer within the transport's timeout.
+    #[error("timed out")]
+    Timeout,
+}
+
+/// Parses a `Retry-After` header value: delay-seconds (`"120"`) or an HTTP-date
+/// (`"Wed, 21 Oct 2015 07:28:00 GMT"`), as a delay from `now`. A date in the past is a zero
+/// delay; anything else (negative, fractional, garbage) is `None`. The caller caps the result
+/// (see [`RetryPolicy::max_retry_after`](crate::retry::RetryPolicy::max_retry_after)).
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use gamooga_core::transport::parse_retry_after;
+/// assert_eq!(parse_retry_after("3", SystemTime::now()), Some(Duration::from_secs(3)));
+/// assert_eq!(parse_retry_after("soon", SystemTime::now()), None);
+/// ```
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if value.is_empty() {
+        return None;
+    }
+    if value.bytes().all(|b| b.is_ascii_digit()) {
+        // All digits: an overflowing number is "very long", which the caller caps.
+        let secs = value.parse::<u64>().unwrap_or(u64::MAX);
+        return Some(Duration::from_secs(secs));
+    }
+    let date = httpdate::parse_http_date(value).ok()?;
+    Some(date.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// The most bytes of a body quoted in an error.
+pub(crate) const MAX_SNIPPET_BYTES: usize = 512;
+
+/// The start of a body for an error message: at most [`MAX_SNIPPET_BYTES`] bytes, lossily
+/// decoded, cut at a character boundary.
+pub(crate) fn body_snippet(body: &[u8]) -> String {
+    let head = &body[..body.len().min(MAX_SNIPPET_BYTES)];
+    let mut text = String::from_utf8_lossy(head).into_owned();
+    if text.len() > MAX_SNIPPET_BYTES {
+        let mut end = MAX_SNIPPET_BYTES;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}
+
+/// One attempt: sends `request` with an overall `timeout` and maps the outcome to the SDK's
+/// errors (attempt count 1). `Ok` only for HTTP 200.
+pub(crate) async fn exchange(
+    transport: &dyn Transport,
+    request: HttpRequest,
+    timeout: Duration,
+) -> crate::error::Result<HttpResponse> {
+    use crate::error::Error;
+    let outcome = tokio::time::timeout(timeout, transport.send(request)).await;
+    let response = match outcome {
+        Err(_) | Ok(Err(TransportError::Timeout)) => {
+            return Err(Error::Timeout {
+                timeout,
+                attempts: 1,
+            })
+        }
+        Ok(Err(TransportError::Connection(message))) => {
+            return Err(Error::Connection {
+                message,
+                attempts: 1,
+            })
+        }
+        Ok(Ok(response)) => response,
+    };
+    if response.status == 200 {
+        return Ok(response);
+    }
+    Err(Error::Http {
+        status: response.status,
+        body: body_snippet(&response.body),
+        attempts: 1,
+        retry_after: response
+            .retry_after
+            .as_deref()
+            .and_then(|v| parse_retry_after(v, SystemTime::now())),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snippets_are_bounded_at_char_boundaries() {
+        assert_eq!(body_snippet(b"oops"), "oops");
+        let long = "é".repeat(400); // 800 bytes
+        let s = body_snippet(long.as_bytes());
+        assert!(s.len() <= MAX_SNIPPET_BYTES);
+        assert_eq!(s, "é".repeat(256));
+        let odd = format!("x{long}"); // the 512th byte splits a character
+        let s = body_snippet(odd.as_bytes());
+        assert!(s.len() <= MAX_SNIPPET_BYTES, "{}", s.len());
+        assert!(s.starts_with("xé"));
+        let bad = [0xffu8; 600];
+        assert!(body_snippet(&bad).len() <= MAX_SNIPPET_BYTES);
+    }
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let now = httpdate::parse_http_date("Wed, 21 Oct 2015 07:28:00 GMT").unwrap();
+        assert_eq!(parse_retry_after(" 7 ", now), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after("0", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        // Obsolete RFC 850 and asctime forms are HTTP-dates too.
+        assert_eq!(
+            parse_retry_after("Wednesday, 21-Oct-15 07:29:00 GMT", now),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(
+            parse_retry_after("99999999999999999999999", now),
+            Some(Duration::from_secs(u64::MAX))
+        );
+        for bad in [
+            "",
+            "-1",
+            "1.5",
+            "soon",
+            "Wed, 32 Oct 2015 07:28:00 GMT",
+            "1e3",
+        ] {
+            assert_eq!(parse_retry_after(bad, now), None, "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! The default transport: reqwest with rustls.
+
+use std::error::Error as _;
+use std::time::Duration;
+
+use super::{BoxFuture, HttpRequest, HttpResponse, Transport, TransportError, MAX_BODY_BYTES};
+use crate::call::Method;
+use crate::error::{Error, Result};
+
+/// The default [`Transport`]: reqwest over rustls (webpki roots), with a keep-alive
+/// connection pool, connect and request timeouts, and a `User-Agent` of
+/// `gamooga-rust/<version>`. Certificate checks are never turned off, and redirects are not
+/// followed (a 3xx is an HTTP error, so an answer can't send calls elsewhere).
+///
+/// The [`Client`](crate::client::Client) builds one from its options; build one yourself only
+/// to share it between clients of several companies.
+///
+/// ```
+/// use std::{sync::Arc, time::Duration};
+/// use gamooga_core::{client::Client, transport::ReqwestTransport};
+/// let transport = ReqwestTransport::new(Duration::from_secs(5), Duration::from_secs(10), None)?;
+/// let client = Client::builder("acme").transport(Arc::new(transport)).build()?;
+/// # Ok::<(), gamooga_core::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ReqwestTransport {
+    client: reqwest::Client,
+}
+
+impl ReqwestTransport {
+    /// A transport with these timeouts and `User-Agent: gamooga-rust/<version>`, followed by
+    /// ` {suffix}` when one is given. A suffix that is not a valid header value is an
+    /// [`Error::Config`].
+    pub fn new(
+        connect_timeout: Duration,
+        timeout: Duration,
+        user_agent_suffix: Option<&str>,
+    ) -> Result<Self> {
+        let mut agent = format!("gamooga-rust/{}", env!("CARGO_PKG_VERSION"));
+        if let Some(suffix) = user_agent_suffix.filter(|s| !s.is_empty()) {
+            agent.push(' ');
+            agent.push_str(suffix);
+        }
+        let agent = reqwest::header::HeaderValue::from_str(&agent).map_err(|_| {
+            Error::Config(format!(
+                "the user agent suffix {user_agent_suffix:?} is not a valid header value \
+                 (use visible ASCII)"
+            ))
+        })?;
+        let client = reqwest::Client::builder()
+            .user_agent(agent)
+            .connect_timeout(connect_timeout)
+            .timeout(timeout)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(32)
+            .tcp_keepalive(Duration::from_secs(60))
+            .tcp_nodelay(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| Error::Config(format!("could not build the HTTP client: {e}")))?;
+        Ok(ReqwestTransport { client })
+    }
+
+    /// Wraps a reqwest client you configured yourself (proxies, extra roots, ...).
+    pub fn from_client(client: reqwest::Client) -> Self {
+        ReqwestTransport { client }
+    }
+}
+
+impl Transport for ReqwestTransport {
+    fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, TransportError>> {
+        Box::pin(async move {
+            let mut builder = match request.method {
+                Method::Get => self.client.get(&request.url),
+                Method::Post => self.client.post(&request.url),
+            };
+            if let Some(body) = request.body {
+                builder = builder
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body);
+            }
+            let mut response = builder.send().await.map_err(classify)?;
+            let status = response.status().as_u16();
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let mut body = Vec::new();
+            while let Some(chunk) = response.chunk().await.map_err(classify)? {
+                let room = MAX_BODY_BYTES - body.len();
+                if chunk.len() >= room {
+                    body.extend_from_slice(&chunk[..room]);
+                    break;
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(HttpResponse {
+                status,
+                body,
+                retry_after,
+            })
+        })
+    }
+}
+
+/// Maps a reqwest error to a timeout or a connection error, with its causes in the message.
+fn classify(error: reqwest::Error) -> TransportError {
+    // The URL holds user ids: keep it out of messages that may be logged.
+    let error = error.without_url();
+    if error.is_timeout() {
+        return TransportError::Timeout;
+    }
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    TransportError::Connection(message)
+}
