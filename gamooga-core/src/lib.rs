@@ -25,3 +25,4 @@ pub use time::{IntoTimestamp, Timestamp};
 pub mod queue;
 #[cfg(feature = "spool")]
 pub mod spool;
+pub mod blocking;
