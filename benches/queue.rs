@@ -31,7 +31,10 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATED.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+        ALLOCATED.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
@@ -84,13 +87,7 @@ async fn sequential_rate(client: &Client, events: u64) -> f64 {
 
 fn wrk_rate(url: &str, connections: usize) -> Option<f64> {
     let out = std::process::Command::new("wrk")
-        .args([
-            "-t1",
-            &format!("-c{connections}"),
-            "-d4s",
-            "--latency",
-            url,
-        ])
+        .args(["-t1", &format!("-c{connections}"), "-d4s", "--latency", url])
         .output()
         .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);

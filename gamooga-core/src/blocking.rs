@@ -120,7 +120,11 @@ impl Client {
     }
 
     /// [`Client::track_visitor`](crate::Client::track_visitor), blocking.
-    pub fn track_visitor<E: Event + ?Sized + Sync>(&self, visitor_id: &str, event: &E) -> Result<()> {
+    pub fn track_visitor<E: Event + ?Sized + Sync>(
+        &self,
+        visitor_id: &str,
+        event: &E,
+    ) -> Result<()> {
         self.runtime
             .block_on(self.client.track_visitor(visitor_id, event))?
     }
@@ -153,7 +157,8 @@ impl Client {
 
     /// [`Client::link`](crate::Client::link), blocking.
     pub fn link(&self, user_id: &str, visitor_id: &str) -> Result<()> {
-        self.runtime.block_on(self.client.link(user_id, visitor_id))?
+        self.runtime
+            .block_on(self.client.link(user_id, visitor_id))?
     }
 
     /// Starts a delivery queue whose worker runs on this client's background runtime.
@@ -192,7 +197,11 @@ impl Queue {
     }
 
     /// [`Queue::try_track`](crate::queue::Queue::try_track).
-    pub fn try_track<E: Event + ?Sized>(&self, user_id: &str, event: &E) -> Result<(), EnqueueError> {
+    pub fn try_track<E: Event + ?Sized>(
+        &self,
+        user_id: &str,
+        event: &E,
+    ) -> Result<(), EnqueueError> {
         self.queue.try_track(user_id, event)
     }
 

@@ -133,8 +133,12 @@ type RowTuple = (i64, String, String, String, String, Option<String>, i64);
 
 fn row_to_request(path: &Path, t: RowTuple) -> Result<SpooledRow, Error> {
     let (id, endpoint, method, p, query, body, ms) = t;
-    let endpoint = endpoint_from_name(&endpoint)
-        .ok_or_else(|| spool_error(path, format!("row {id} has an unknown endpoint {endpoint:?}")))?;
+    let endpoint = endpoint_from_name(&endpoint).ok_or_else(|| {
+        spool_error(
+            path,
+            format!("row {id} has an unknown endpoint {endpoint:?}"),
+        )
+    })?;
     let method = match method.as_str() {
         "GET" => Method::Get,
         "POST" => Method::Post,
@@ -174,7 +178,10 @@ fn read_rows(conn: &Connection, path: &Path, filter: &str) -> Result<Vec<Spooled
         .map_err(|e| spool_error(path, e))?;
     let mut out = Vec::new();
     for row in rows {
-        out.push(row_to_request(path, row.map_err(|e| spool_error(path, e))?)?);
+        out.push(row_to_request(
+            path,
+            row.map_err(|e| spool_error(path, e))?,
+        )?);
     }
     Ok(out)
 }
@@ -256,7 +263,10 @@ impl SpoolWriter {
     /// Writes a pending row, blocking until it is committed.
     pub(crate) fn insert_blocking(&self, request: &Request, at: SystemTime) -> Result<i64, String> {
         let (tx, rx) = mpsc::sync_channel(1);
-        self.send(Command::Insert(NewRow::of(request, at), Reply::Blocking(tx)));
+        self.send(Command::Insert(
+            NewRow::of(request, at),
+            Reply::Blocking(tx),
+        ));
         rx.recv()
             .unwrap_or_else(|_| Err("the spool writer thread stopped".into()))
     }
@@ -391,9 +401,11 @@ fn writer(mut conn: Connection, rx: mpsc::Receiver<Command>, path: PathBuf) {
                 (Err(e), _) => Err(format!("commit failed: {e}")),
             };
             match command {
-                Command::Insert(_, reply) => reply.send(result.and_then(|id| {
-                    id.ok_or_else(|| "the insert returned no row id".to_string())
-                })),
+                Command::Insert(_, reply) => {
+                    reply.send(result.and_then(|id| {
+                        id.ok_or_else(|| "the insert returned no row id".to_string())
+                    }))
+                }
                 Command::Sync(tx) => {
                     let _ = tx.send(());
                 }
@@ -587,8 +599,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("outbox.db");
         std::fs::write(&path, vec![0x5au8; 8192]).unwrap();
-        let err = SpoolWriter::open(&path).err().expect("corrupt file refused");
-        assert!(matches!(err, Error::Config(ref m) if m.contains("spool")), "{err}");
+        let err = SpoolWriter::open(&path)
+            .err()
+            .expect("corrupt file refused");
+        assert!(
+            matches!(err, Error::Config(ref m) if m.contains("spool")),
+            "{err}"
+        );
     }
 
     #[test]
@@ -608,6 +625,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("missing-dir").join("outbox.db");
         let err = Spool::open(&path).unwrap_err();
-        assert!(matches!(err, Error::Config(ref m) if m.contains("spool")), "{err}");
+        assert!(
+            matches!(err, Error::Config(ref m) if m.contains("spool")),
+            "{err}"
+        );
     }
 }

@@ -13,7 +13,8 @@ fn a_sync_program_tracks_and_queues_without_a_runtime() {
     let emu_rt = tokio::runtime::Runtime::new().unwrap();
     let emu = emu_rt.block_on(Emulator::start()).unwrap();
 
-    let client = blocking::Client::new(Client::builder("acme").config_url(emu.config_url())).unwrap();
+    let client =
+        blocking::Client::new(Client::builder("acme").config_url(emu.config_url())).unwrap();
     client
         .track("user-1", &CustomEvent::new("direct", Properties::new()))
         .unwrap();
@@ -23,7 +24,10 @@ fn a_sync_program_tracks_and_queues_without_a_runtime() {
             let queue = queue.clone();
             std::thread::spawn(move || {
                 for i in 0..25 {
-                    let event = CustomEvent::new("queued", Properties::new().number("i", t * 100 + i).unwrap());
+                    let event = CustomEvent::new(
+                        "queued",
+                        Properties::new().number("i", t * 100 + i).unwrap(),
+                    );
                     queue.track("user-1", &event).unwrap();
                 }
             })
@@ -37,8 +41,20 @@ fn a_sync_program_tracks_and_queues_without_a_runtime() {
     let report = queue.shutdown(Duration::from_secs(10)).unwrap();
     assert_eq!(report.delivered, 100);
     let events = emu.events();
-    assert_eq!(events.iter().filter(|c| c.event.as_deref() == Some("queued")).count(), 100);
-    assert_eq!(events.iter().filter(|c| c.event.as_deref() == Some("direct")).count(), 1);
+    assert_eq!(
+        events
+            .iter()
+            .filter(|c| c.event.as_deref() == Some("queued"))
+            .count(),
+        100
+    );
+    assert_eq!(
+        events
+            .iter()
+            .filter(|c| c.event.as_deref() == Some("direct"))
+            .count(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -49,6 +65,9 @@ async fn blocking_calls_inside_a_runtime_are_an_error_not_a_stall() {
     .await
     .unwrap();
     let err = client.identify("user-1").unwrap_err();
-    assert!(matches!(err, Error::Config(ref m) if m.contains("async runtime")), "{err}");
+    assert!(
+        matches!(err, Error::Config(ref m) if m.contains("async runtime")),
+        "{err}"
+    );
     drop(client); // dropping inside a runtime must not panic either
 }

@@ -19,8 +19,18 @@ fn seq_of(call: &RecordedCall) -> Option<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_accepted_event_is_delivered_through_the_fault_matrix() {
-    let a = Emulator::builder().seed(7).max_recorded(100_000).start().await.unwrap();
-    let b = Emulator::builder().seed(8).max_recorded(100_000).start().await.unwrap();
+    let a = Emulator::builder()
+        .seed(7)
+        .max_recorded(100_000)
+        .start()
+        .await
+        .unwrap();
+    let b = Emulator::builder()
+        .seed(8)
+        .max_recorded(100_000)
+        .start()
+        .await
+        .unwrap();
     let client = Client::builder("acme")
         .config_url(a.config_url())
         .timeout(Duration::from_millis(400))
@@ -55,7 +65,9 @@ async fn every_accepted_event_is_delivered_through_the_fault_matrix() {
             for seq in 0..EVENTS {
                 let event = CustomEvent::new(
                     "seq",
-                    Properties::new().number("seq", seq).expect("a finite number"),
+                    Properties::new()
+                        .number("seq", seq)
+                        .expect("a finite number"),
                 );
                 queue
                     .track(&format!("user-{}", seq % 50), &event)
@@ -101,7 +113,10 @@ async fn every_accepted_event_is_delivered_through_the_fault_matrix() {
         }
     }
     for seq in 0..EVENTS {
-        assert!(copies.contains_key(&seq), "seq {seq} never delivered; {report:?}");
+        assert!(
+            copies.contains_key(&seq),
+            "seq {seq} never delivered; {report:?}"
+        );
     }
     let total: u64 = copies.values().sum();
     let duplicates = total - copies.len() as u64;
@@ -110,7 +125,10 @@ async fn every_accepted_event_is_delivered_through_the_fault_matrix() {
         "{duplicates} duplicates but only {} ambiguous attempts; {report:?}",
         report.ambiguous
     );
-    assert!(report.ambiguous > 0, "timeouts and drops were injected; {report:?}");
+    assert!(
+        report.ambiguous > 0,
+        "timeouts and drops were injected; {report:?}"
+    );
     assert!(on_b > 0, "the backend move was followed");
     let faults: Vec<String> = a.calls().into_iter().filter_map(|c| c.fault).collect();
     // (A delayed call the client gave up on is not recorded by the emulator: its answer
@@ -122,5 +140,7 @@ async fn every_accepted_event_is_delivered_through_the_fault_matrix() {
             faults.iter().take(5).collect::<Vec<_>>()
         );
     }
-    eprintln!("fault matrix: {report:?}, {duplicates} duplicates, {on_b} events on the moved backend");
+    eprintln!(
+        "fault matrix: {report:?}, {duplicates} duplicates, {on_b} events on the moved backend"
+    );
 }

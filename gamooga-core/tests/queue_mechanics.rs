@@ -8,8 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gamooga_core::queue::{
-    DeadLetter, DeadLetterReason, Deliver, EnqueueError, EnqueueEvent, Overflow, Queue,
-    QueueConfig,
+    DeadLetter, DeadLetterReason, Deliver, EnqueueError, EnqueueEvent, Overflow, Queue, QueueConfig,
 };
 use gamooga_core::retry::RetryPolicy;
 use gamooga_core::{Calls, CustomEvent, Error, Properties, Request};
@@ -173,7 +172,11 @@ fn event() -> CustomEvent {
 async fn until(queue: &Queue, f: impl Fn(&gamooga_core::queue::QueueStats) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !f(&queue.stats()) {
-        assert!(Instant::now() < deadline, "timed out; stats {:?}", queue.stats());
+        assert!(
+            Instant::now() < deadline,
+            "timed out; stats {:?}",
+            queue.stats()
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
@@ -201,7 +204,15 @@ async fn wait_policy_refuses_try_enqueue_and_waits_in_enqueue() {
     queue.flush().await;
     assert_eq!(fake.delivered(), ["u1", "u2", "u3"]);
     let stats = queue.stats();
-    assert_eq!((stats.enqueued, stats.delivered, stats.refused, stats.dropped), (3, 3, 1, 0));
+    assert_eq!(
+        (
+            stats.enqueued,
+            stats.delivered,
+            stats.refused,
+            stats.dropped
+        ),
+        (3, 3, 1, 0)
+    );
     assert!(dead.lock().unwrap().is_empty());
 }
 
@@ -226,7 +237,10 @@ async fn refuse_policy_returns_the_event_from_both_forms() {
     assert_eq!(fake.delivered(), ["u1", "u2"]);
     let stats = queue.stats();
     assert_eq!((stats.refused, stats.dropped, stats.enqueued), (2, 0, 2));
-    assert!(dead.lock().unwrap().is_empty(), "refused events are the caller's, not dead letters");
+    assert!(
+        dead.lock().unwrap().is_empty(),
+        "refused events are the caller's, not dead letters"
+    );
 }
 
 #[tokio::test]
@@ -236,7 +250,10 @@ async fn drop_newest_dead_letters_the_new_event() {
     let queue = Queue::new(
         fake.clone(),
         calls(),
-        config.capacity(2).concurrency(1).overflow(Overflow::DropNewest),
+        config
+            .capacity(2)
+            .concurrency(1)
+            .overflow(Overflow::DropNewest),
     )
     .unwrap();
     queue.try_track("u1", &event()).unwrap();
@@ -253,7 +270,10 @@ async fn drop_newest_dead_letters_the_new_event() {
     gate.add_permits(1000);
     let report = queue.shutdown(Duration::from_secs(20)).await;
     assert_eq!(fake.delivered(), ["u1", "u2"]);
-    assert_eq!((report.delivered, report.dropped, report.dead_lettered), (2, 2, 2));
+    assert_eq!(
+        (report.delivered, report.dropped, report.dead_lettered),
+        (2, 2, 2)
+    );
     assert!(report.completed);
 }
 
@@ -264,7 +284,10 @@ async fn drop_oldest_evicts_the_oldest_waiting_event() {
     let queue = Queue::new(
         fake.clone(),
         calls(),
-        config.capacity(3).concurrency(1).overflow(Overflow::DropOldest),
+        config
+            .capacity(3)
+            .concurrency(1)
+            .overflow(Overflow::DropOldest),
     )
     .unwrap();
     queue.try_track("u1", &event()).unwrap();
@@ -319,7 +342,10 @@ async fn flush_waits_for_in_flight_requests_and_pending_retries() {
     assert!(stats.retried >= 40, "{stats:?}");
     let delivered = fake.delivered();
     for i in 0..40 {
-        assert!(delivered.contains(&format!("u{i:02}")), "u{i:02} delivered before flush returned");
+        assert!(
+            delivered.contains(&format!("u{i:02}")),
+            "u{i:02} delivered before flush returned"
+        );
     }
     for i in (0..40).step_by(2) {
         assert_eq!(fake.attempts_of(&format!("u{i:02}")).len(), 3);
@@ -378,7 +404,10 @@ async fn timeouts_are_counted_as_ambiguous() {
     fake.script("t", Script::TimeoutFirst(2));
     queue.try_track("t", &event()).unwrap();
     let report = queue.shutdown(Duration::from_secs(20)).await;
-    assert_eq!((report.delivered, report.retried, report.ambiguous), (1, 2, 2));
+    assert_eq!(
+        (report.delivered, report.retried, report.ambiguous),
+        (1, 2, 2)
+    );
 }
 
 #[tokio::test]
@@ -397,7 +426,9 @@ async fn shutdown_deadline_dead_letters_what_is_left_and_closes_intake() {
     assert_eq!(report.dead_lettered, 7);
     let dead = dead.lock().unwrap().clone();
     assert_eq!(dead.len(), 7);
-    assert!(dead.iter().all(|d| d.1 == DeadLetterReason::ShutdownDeadline));
+    assert!(dead
+        .iter()
+        .all(|d| d.1 == DeadLetterReason::ShutdownDeadline));
     let err = queue.try_track("after", &event()).unwrap_err();
     assert!(matches!(err, EnqueueError::Closed { .. }), "{err:?}");
     // flush on a stopped queue returns at once.
@@ -437,7 +468,10 @@ async fn tm_is_stamped_at_enqueue_not_at_delivery() {
         .unwrap()
         .parse()
         .unwrap();
-    assert!((before..=after).contains(&tm), "tm {tm} not in {before}..={after}");
+    assert!(
+        (before..=after).contains(&tm),
+        "tm {tm} not in {before}..={after}"
+    );
 }
 
 fn now_ms() -> u64 {

@@ -46,7 +46,12 @@ async fn crash_child() {
     let (spool, config_url) = spec.split_once('|').unwrap();
     let client = client(config_url);
     let queue = client
-        .queue(QueueConfig::default().spool(spool).concurrency(4).retry(quick_retry()))
+        .queue(
+            QueueConfig::default()
+                .spool(spool)
+                .concurrency(4)
+                .retry(quick_retry()),
+        )
         .unwrap();
     use std::io::Write;
     let mut out = std::io::stdout().lock();
@@ -61,12 +66,19 @@ async fn crash_child() {
 async fn a_sigkilled_process_loses_no_accepted_event() {
     let dir = tempfile::tempdir().unwrap();
     let spool = dir.path().join("outbox.db");
-    let emu = Emulator::builder().max_recorded(100_000).start().await.unwrap();
+    let emu = Emulator::builder()
+        .max_recorded(100_000)
+        .start()
+        .await
+        .unwrap();
     emu.set_failure_rate(0.3, 503); // some events wait for a retry when the child dies
 
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, format!("{}|{}", spool.display(), emu.config_url()))
+        .env(
+            CHILD_ENV,
+            format!("{}|{}", spool.display(), emu.config_url()),
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -90,7 +102,7 @@ async fn a_sigkilled_process_loses_no_accepted_event() {
         .expect("the child accepted 400 events")
         .unwrap();
     child.kill().unwrap(); // SIGKILL
-    // Lines written between our last read and the kill were accepted too: read them.
+                           // Lines written between our last read and the kill were accepted too: read them.
     let rest = child.stdout.take();
     drop(rest);
     child.wait().unwrap();
@@ -101,13 +113,20 @@ async fn a_sigkilled_process_loses_no_accepted_event() {
     let queue = client(&emu.config_url())
         .queue(QueueConfig::default().spool(&spool).retry(quick_retry()))
         .unwrap();
-    assert_eq!(queue.stats().enqueued, left, "the restart replays the pending rows");
+    assert_eq!(
+        queue.stats().enqueued,
+        left,
+        "the restart replays the pending rows"
+    );
     let report = queue.shutdown(Duration::from_secs(60)).await;
     assert!(report.completed, "{report:?}");
     assert_eq!(report.still_spooled, 0);
     let delivered: HashSet<u64> = emu.events().iter().filter_map(seq_of).collect();
     accepted.retain(|seq| !delivered.contains(seq));
-    assert!(accepted.is_empty(), "accepted but never delivered: {accepted:?}");
+    assert!(
+        accepted.is_empty(),
+        "accepted but never delivered: {accepted:?}"
+    );
     assert_eq!(Spool::open(&spool).unwrap().pending().unwrap(), 0);
 }
 
@@ -131,7 +150,10 @@ async fn delivered_rows_are_removed_and_undelivered_ones_replayed() {
     let report = queue.shutdown(Duration::from_millis(300)).await;
     assert!(!report.completed);
     assert_eq!(report.still_spooled, 10, "{report:?}");
-    assert_eq!(report.abandoned, 0, "spooled events are not dead-lettered at the deadline");
+    assert_eq!(
+        report.abandoned, 0,
+        "spooled events are not dead-lettered at the deadline"
+    );
     assert_eq!(Spool::open(&path).unwrap().pending().unwrap(), 10);
 
     emu.come_up().await.unwrap();
@@ -172,7 +194,10 @@ async fn dead_letters_stay_in_the_spool_and_can_be_replayed() {
     let queue = c.queue(QueueConfig::default().spool(&path)).unwrap();
     let report = queue.shutdown(Duration::from_secs(30)).await;
     assert_eq!(report.delivered, 1, "{report:?}");
-    assert_eq!(emu.events().iter().filter_map(seq_of).collect::<Vec<_>>(), [1]);
+    assert_eq!(
+        emu.events().iter().filter_map(seq_of).collect::<Vec<_>>(),
+        [1]
+    );
     assert!(spool.dead_letters().unwrap().is_empty());
 }
 
@@ -180,8 +205,15 @@ async fn dead_letters_stay_in_the_spool_and_can_be_replayed() {
 async fn a_corrupt_or_unwritable_spool_is_an_error_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let corrupt = dir.path().join("corrupt.db");
-    std::fs::write(&corrupt, b"this is not an SQLite database, not at all....".repeat(200)).unwrap();
-    let c = Client::builder("acme").backend("127.0.0.1:9").build().unwrap();
+    std::fs::write(
+        &corrupt,
+        b"this is not an SQLite database, not at all....".repeat(200),
+    )
+    .unwrap();
+    let c = Client::builder("acme")
+        .backend("127.0.0.1:9")
+        .build()
+        .unwrap();
     for path in [corrupt, dir.path().join("no-such-dir").join("outbox.db")] {
         let err = c.queue(QueueConfig::default().spool(&path)).unwrap_err();
         let Error::Config(message) = &err else {

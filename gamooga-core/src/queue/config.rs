@@ -1,9 +1,9 @@
 //! [`QueueConfig`]: capacity, overflow policy, concurrency, retries and the dead-letter hook.
 
 use std::fmt;
-use std::sync::Arc;
 #[cfg(feature = "spool")]
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::queue::dead_letter::DeadLetter;
 use crate::retry::RetryPolicy;
@@ -93,7 +93,10 @@ impl fmt::Debug for QueueConfig {
             .field("overflow", &self.overflow)
             .field("concurrency", &self.concurrency)
             .field("retry", &self.retry)
-            .field("dead_letter", &self.dead_letter.as_ref().map(|_| "Fn(DeadLetter)"));
+            .field(
+                "dead_letter",
+                &self.dead_letter.as_ref().map(|_| "Fn(DeadLetter)"),
+            );
         #[cfg(feature = "spool")]
         d.field("spool", &self.spool);
         d.finish()

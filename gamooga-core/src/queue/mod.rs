@@ -161,7 +161,11 @@ impl Queue {
     ///
     /// Errors: [`Error::Config`] outside a tokio runtime; with a spool, [`Error::Config`]
     /// naming the file when it cannot be opened, is not a spool, or is corrupt.
-    pub fn new<D: Deliver>(deliverer: D, calls: Calls, config: QueueConfig) -> Result<Queue, Error> {
+    pub fn new<D: Deliver>(
+        deliverer: D,
+        calls: Calls,
+        config: QueueConfig,
+    ) -> Result<Queue, Error> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
             Error::Config(
                 "a queue needs a tokio runtime: create it inside one, or use gamooga::blocking"
@@ -192,7 +196,10 @@ impl Queue {
                 });
             }
             if !st.ready.is_empty() {
-                tracing::info!(events = st.ready.len(), "gamooga queue: replaying the spool");
+                tracing::info!(
+                    events = st.ready.len(),
+                    "gamooga queue: replaying the spool"
+                );
             }
         }
         let shared = Arc::new(shared);
@@ -353,7 +360,11 @@ impl Queue {
             #[cfg(feature = "spool")]
             Admit::Reserved(id, request) => {
                 let now = SystemTime::now();
-                let spool = self.shared().spool.as_ref().expect("reserved only with a spool");
+                let spool = self
+                    .shared()
+                    .spool
+                    .as_ref()
+                    .expect("reserved only with a spool");
                 let written = spool.insert_blocking(&request, now);
                 self.commit(id, request, now, written)
             }
@@ -380,7 +391,11 @@ impl Queue {
                 #[cfg(feature = "spool")]
                 Admit::Reserved(id, request) => {
                     let now = SystemTime::now();
-                    let spool = self.shared().spool.as_ref().expect("reserved only with a spool");
+                    let spool = self
+                        .shared()
+                        .spool
+                        .as_ref()
+                        .expect("reserved only with a spool");
                     let written = spool.insert(&request, now).await;
                     return self.commit(id, request, now, written);
                 }
@@ -391,7 +406,11 @@ impl Queue {
     }
 
     /// Builds an event by user id ([`Calls::track`]) and queues it without waiting.
-    pub fn try_track<E: Event + ?Sized>(&self, user_id: &str, event: &E) -> Result<(), EnqueueError> {
+    pub fn try_track<E: Event + ?Sized>(
+        &self,
+        user_id: &str,
+        event: &E,
+    ) -> Result<(), EnqueueError> {
         self.try_enqueue(self.calls().track(user_id, event)?)
     }
 
@@ -512,7 +531,11 @@ impl Queue {
             left
         };
         shared.signal();
-        let worker = shared.worker.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let worker = shared
+            .worker
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         if let Some(worker) = worker {
             let _ = worker.await;
         }
@@ -608,4 +631,3 @@ pub trait EnqueueEvent: Event {
 }
 
 impl<E: Event + ?Sized> EnqueueEvent for E {}
-

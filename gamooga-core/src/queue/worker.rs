@@ -104,12 +104,7 @@ impl Shared {
     }
 
     /// Hands a dead letter to the spool, the log and the hook (never under the lock).
-    pub(crate) fn dead_letter(
-        &self,
-        entry: Entry,
-        reason: DeadLetterReason,
-        error: Option<Error>,
-    ) {
+    pub(crate) fn dead_letter(&self, entry: Entry, reason: DeadLetterReason, error: Option<Error>) {
         #[cfg(feature = "spool")]
         if let Some(spool) = &self.spool {
             let message = error.as_ref().map(|e| e.to_string());
