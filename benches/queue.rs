@@ -188,6 +188,21 @@ fn main() {
         println!("sequential loop (one call at a time, 5,000 calls): {sequential:.0} calls/s");
         println!("ratio queue / sequential: {:.1}x (target >= 8x)", queued / sequential);
 
+        // Loopback has no network latency: a sequential loop there is bound by CPU, not by
+        // round trips. With a simulated 2 ms round trip (the emulator delays each answer),
+        // the comparison is the one a real deployment sees.
+        emu.delay_next(usize::MAX, Duration::from_millis(2));
+        let slow_sequential = sequential_rate(&client, 500).await;
+        println!("with a 2 ms round trip: sequential loop {slow_sequential:.0} calls/s");
+        for c in [8, 32, 64] {
+            let rate = queue_rate(&client, &emu, 10_000, c).await;
+            println!(
+                "  queue at concurrency {c:>3}: {rate:>9.0} events/s ({:.0}x the sequential loop)",
+                rate / slow_sequential
+            );
+        }
+        emu.delay_next(0, Duration::ZERO);
+
         let request = client.calls().track("user-1", &event(1)).unwrap();
         let url = format!("http://{}{}", emu.backend(), request.path_and_query());
         let wrk = tokio::task::spawn_blocking(move || wrk_rate(&url, QueueConfig::DEFAULT_CONCURRENCY))
