@@ -22,3 +22,7 @@ pub use event::{CustomEvent, Event, VisitorProperties};
 pub use property::{DataType, Number, Properties, Property, PropertyValue, PropertyWriter, Value};
 pub use retry::RetryPolicy;
 pub use time::{IntoTimestamp, Timestamp};
+pub mod blocking;
+pub mod queue;
+#[cfg(feature = "spool")]
+pub mod spool;
