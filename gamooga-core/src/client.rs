@@ -18,7 +18,7 @@ pub const DEFAULT_CONFIG_URL: &str = "https://cdn-jp.gsecondscreen.com";
 
 /// A client of Gamooga's server-to-server API for one company.
 ///
-/// It resolves the company's backend (cached, see [`resolve`](crate::resolve)), sends each
+/// It resolves the company's backend (cached, see [`resolve`]), sends each
 /// call over a pooled HTTPS connection and retries what is worth retrying. It is cheap to
 /// clone (an `Arc` inside) and `Send + Sync`: build one at startup and share it.
 ///

@@ -24,3 +24,7 @@ pub use property::{DataType, Number, Properties, Property, PropertyValue, Proper
 pub use retry::RetryPolicy;
 pub use schema::{EventSchema, HasEventSchema, HasVisitorSchema, TrackingPlan, VisitorSchema};
 pub use time::{IntoTimestamp, Timestamp};
+pub mod blocking;
+pub mod queue;
+#[cfg(feature = "spool")]
+pub mod spool;

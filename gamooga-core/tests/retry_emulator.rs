@@ -229,7 +229,7 @@ async fn a_server_that_is_down_is_retried_until_it_comes_back() {
         .config_url(emu.config_url())
         .retry(
             RetryPolicy::default()
-                .max_attempts(50)
+                .max_attempts(200)
                 .initial_backoff(Duration::from_millis(20))
                 .max_backoff(Duration::from_millis(100))
                 .max_elapsed(None),

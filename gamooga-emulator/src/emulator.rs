@@ -11,7 +11,9 @@ use tokio::sync::Notify;
 
 use crate::endpoint::Endpoint;
 use crate::fault::Faults;
-use crate::record::{CallLog, RecordedCall, RecordedProperty, Visitors, DEFAULT_MAX_RECORDED};
+use crate::record::{
+    CallLog, Provenance, RecordedCall, RecordedProperty, StoredCall, Visitors, DEFAULT_MAX_RECORDED,
+};
 use crate::server::{self, Running};
 
 /// The seed used when none is given (`"gamooga"` in ASCII): runs are reproducible by default.
@@ -96,28 +98,40 @@ impl Shared {
     }
 
     /// Records a call (not applied to the visitor state).
-    pub(crate) fn record(&self, call: RecordedCall) {
-        self.record_with(call, None);
+    pub(crate) fn record(&self, call: RecordedCall, provenance: Provenance) {
+        self.record_with(call, provenance, None);
     }
 
     /// Records an accepted call of `endpoint`, applying it to the visitor state first.
     /// Returns the visitor id the call concerned.
-    pub(crate) fn record_accepted(&self, call: RecordedCall, endpoint: Endpoint) -> Option<String> {
-        self.record_with(call, Some(endpoint))
+    pub(crate) fn record_accepted(
+        &self,
+        call: RecordedCall,
+        provenance: Provenance,
+        endpoint: Endpoint,
+    ) -> Option<String> {
+        self.record_with(call, provenance, Some(endpoint))
     }
 
-    fn record_with(&self, mut call: RecordedCall, accepted: Option<Endpoint>) -> Option<String> {
+    fn record_with(
+        &self,
+        mut call: RecordedCall,
+        provenance: Provenance,
+        accepted: Option<Endpoint>,
+    ) -> Option<String> {
         let visitor = {
             let mut state = self.state();
             let visitor = accepted.and_then(|ep| state.apply(ep, &call));
-            if call.visitor_id.is_none() {
+            let mut resolved = None;
+            if call.visitor_id.is_none() && visitor.is_some() {
                 call.visitor_id.clone_from(&visitor);
+                resolved.clone_from(&visitor);
             }
             state.log.admit(&mut call);
             if let Some(hook) = &self.on_call {
                 hook(&call);
             }
-            state.log.store(call);
+            state.log.store(call, provenance, resolved);
             visitor
         };
         self.notify.notify_waiters();
@@ -307,26 +321,31 @@ impl Emulator {
     ///
     /// [`max_recorded`]: EmulatorBuilder::max_recorded
     pub fn calls(&self) -> Vec<RecordedCall> {
-        self.shared.state().log.calls().cloned().collect()
+        self.shared
+            .state()
+            .log
+            .calls()
+            .map(StoredCall::expand)
+            .collect()
     }
 
     /// The accepted event calls (`evwid`, `evwidj`, `ev`, `evvprwid` answered 200), in order.
     pub fn events(&self) -> Vec<RecordedCall> {
-        self.filtered(RecordedCall::is_accepted_event)
+        self.filtered(StoredCall::is_accepted_event)
     }
 
     /// The calls rejected for a reason (4xx with [`RecordedCall::rejection`] set), in order.
     pub fn rejected(&self) -> Vec<RecordedCall> {
-        self.filtered(|c| c.rejection.is_some())
+        self.filtered(StoredCall::is_rejected)
     }
 
-    fn filtered(&self, keep: impl Fn(&RecordedCall) -> bool) -> Vec<RecordedCall> {
+    fn filtered(&self, keep: impl Fn(&StoredCall) -> bool) -> Vec<RecordedCall> {
         self.shared
             .state()
             .log
             .calls()
             .filter(|c| keep(c))
-            .cloned()
+            .map(StoredCall::expand)
             .collect()
     }
 

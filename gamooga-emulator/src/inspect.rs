@@ -19,7 +19,7 @@ use hyper::Response;
 use serde::Serialize;
 
 use crate::emulator::Shared;
-use crate::record::RecordedCall;
+use crate::record::{decode_path_segment, RecordedCall, StoredCall};
 use crate::server::{failure, json};
 
 /// Answers an inspection request; `rest` is the path after `/_emulator/`.
@@ -32,15 +32,20 @@ pub(crate) fn answer(shared: &Shared, method: &str, rest: &str) -> Response<Full
             )
         })
     };
-    let calls = |keep: fn(&RecordedCall) -> bool| {
-        let state = shared.state();
-        let selected: Vec<&RecordedCall> = state.log.calls().filter(|c| keep(c)).collect();
+    let calls = |keep: fn(&StoredCall) -> bool| {
+        let selected: Vec<RecordedCall> = shared
+            .state()
+            .log
+            .calls()
+            .filter(|c| keep(c))
+            .map(StoredCall::expand)
+            .collect();
         to_json(&selected)
     };
     match rest {
         "calls" => expects("GET").unwrap_or_else(|| calls(|_| true)),
-        "events" => expects("GET").unwrap_or_else(|| calls(RecordedCall::is_accepted_event)),
-        "rejected" => expects("GET").unwrap_or_else(|| calls(|c| c.rejection.is_some())),
+        "events" => expects("GET").unwrap_or_else(|| calls(StoredCall::is_accepted_event)),
+        "rejected" => expects("GET").unwrap_or_else(|| calls(StoredCall::is_rejected)),
         "counts" => expects("GET").unwrap_or_else(|| to_json(shared.state().log.counts())),
         "reset" => expects("POST").unwrap_or_else(|| {
             shared.reset();
@@ -48,7 +53,7 @@ pub(crate) fn answer(shared: &Shared, method: &str, rest: &str) -> Response<Full
         }),
         _ => match rest.strip_prefix("visitors/") {
             Some(visitor) if !visitor.is_empty() => expects("GET").unwrap_or_else(|| {
-                let visitor = percent_encoding::percent_decode_str(visitor).decode_utf8_lossy();
+                let visitor = decode_path_segment(visitor);
                 to_json(&shared.state().visitors.properties(&visitor))
             }),
             _ => failure(

@@ -96,7 +96,11 @@
 //! Every call except the inspection API's is recorded in arrival order — accepted, rejected
 //! or faulted — as a [`RecordedCall`]. Memory stays bounded for long runs: only the last
 //! [`max_recorded`](EmulatorBuilder::max_recorded) calls are kept (default 1,000,000), while
-//! [`count`](Emulator::count) and [`total_calls`](Emulator::total_calls) stay exact.
+//! [`count`](Emulator::count) and [`total_calls`](Emulator::total_calls) stay exact. A kept
+//! call costs about 260 bytes (the request and its outcome; the decoded fields are read
+//! again from it, with the same code, when a test looks), so the default bound holds at most
+//! about 260 MB. Recording is cheap: the release binary serves about 48,000 `evwid` calls/s
+//! on a 2-core machine with every call recorded (see the crate README for the measurement).
 //!
 //! # Faults
 //!
@@ -114,6 +118,8 @@
 //!
 //! The same inspection is available as JSON under `/_emulator/` (see [`inspect`]), and the
 //! binary (`cargo run -p gamooga-emulator -- --port 8686`) prints one line per call.
+
+#![warn(missing_docs)]
 
 mod emulator;
 mod endpoint;

@@ -57,7 +57,21 @@ enum Command {
     Version,
 }
 
-fn parse_args() -> Result<Command, lexopt::Error> {
+/// The value of option `name`, parsed.
+fn value<T>(parser: &mut lexopt::Parser, name: &str) -> Result<T, String>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    let raw = parser.value().map_err(|e| e.to_string())?;
+    let text = raw
+        .to_str()
+        .ok_or_else(|| format!("{name}: the value is not valid UTF-8"))?;
+    text.parse()
+        .map_err(|e| format!("{name}: cannot use {text:?}: {e}"))
+}
+
+fn parse_args() -> Result<Command, String> {
     use lexopt::prelude::*;
     let mut args = Args {
         port: 8686,
@@ -68,17 +82,19 @@ fn parse_args() -> Result<Command, lexopt::Error> {
         quiet: false,
     };
     let mut parser = lexopt::Parser::from_env();
-    while let Some(arg) = parser.next()? {
+    while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
-            Short('p') | Long("port") => args.port = parser.value()?.parse()?,
-            Short('c') | Long("company") => args.companies.push(parser.value()?.string()?),
-            Long("seed") => args.seed = parser.value()?.parse()?,
-            Long("max-recorded") => args.max_recorded = parser.value()?.parse()?,
-            Long("json") => args.json = Some(parser.value()?.into()),
+            Short('p') | Long("port") => args.port = value(&mut parser, "--port")?,
+            Short('c') | Long("company") => args.companies.push(value(&mut parser, "--company")?),
+            Long("seed") => args.seed = value(&mut parser, "--seed")?,
+            Long("max-recorded") => args.max_recorded = value(&mut parser, "--max-recorded")?,
+            Long("json") => {
+                args.json = Some(parser.value().map_err(|e| e.to_string())?.into());
+            }
             Short('q') | Long("quiet") => args.quiet = true,
             Short('h') | Long("help") => return Ok(Command::Help),
             Short('V') | Long("version") => return Ok(Command::Version),
-            _ => return Err(arg.unexpected()),
+            _ => return Err(arg.unexpected().to_string()),
         }
     }
     Ok(Command::Run(args))

@@ -4,13 +4,16 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+use crate::endpoint::{Endpoint, Route};
+use crate::validate::{self, RequestParts};
 
 /// The default number of calls kept in memory (the oldest are dropped beyond it).
 pub const DEFAULT_MAX_RECORDED: usize = 1_000_000;
 
 /// One property as the emulator decoded it from a call: a name, its value and its datatype.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordedProperty {
     /// The property name, percent-decoded.
     pub name: String,
@@ -68,7 +71,7 @@ impl fmt::Display for RecordedProperty {
 ///
 /// Fields the call did not carry (or that could not be decoded) are `None` / empty. Calls to
 /// the inspection API (`/_emulator/...`) are not recorded.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordedCall {
     /// Arrival number, starting at 1 (and again at 1 after [`reset`](crate::Emulator::reset)).
     pub seq: u64,
@@ -230,10 +233,151 @@ impl Visitors {
     }
 }
 
+/// Where a call went, as far as storing it is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// A backend endpoint: the recorded fields are re-read from the stored request.
+    Backend(Endpoint),
+    /// `newnaconf`: the company is re-read from the stored path.
+    Newnaconf,
+    /// Anything else: the endpoint is the stored path.
+    Other,
+}
+
+/// What the server knows about a call beside its [`RecordedCall`], to store it compactly.
+#[derive(Debug)]
+pub(crate) struct Provenance {
+    pub origin: Origin,
+    /// Whether the request said `Content-Type: application/json`.
+    pub json_body: bool,
+    /// The raw request body, when not empty.
+    pub body: Option<Box<[u8]>>,
+}
+
+/// A recorded call as kept in memory: the request itself plus the outcome, about a third of
+/// the size of a [`RecordedCall`]. The decoded fields are re-read with the same validation
+/// code when the call is looked at, so they are exactly what was decoded on arrival.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredCall {
+    seq: u64,
+    origin: Origin,
+    method: hyper::Method,
+    /// The path, unless it follows from a backend origin.
+    path: Option<Box<str>>,
+    raw_query: Box<str>,
+    json_body: bool,
+    body: Option<Box<[u8]>>,
+    /// The visitor the emulator resolved a user id to (not sent as `v`).
+    resolved_visitor: Option<Box<str>>,
+    status: u16,
+    rejection: Option<Box<str>>,
+    fault: Option<Box<str>>,
+}
+
+impl StoredCall {
+    fn new(call: RecordedCall, provenance: Provenance, resolved_visitor: Option<String>) -> Self {
+        StoredCall {
+            seq: call.seq,
+            origin: provenance.origin,
+            method: hyper::Method::from_bytes(call.method.as_bytes()).unwrap_or_default(),
+            path: match provenance.origin {
+                Origin::Backend(_) => None,
+                _ => Some(call.path.into_boxed_str()),
+            },
+            raw_query: call.raw_query.into_boxed_str(),
+            json_body: provenance.json_body,
+            body: provenance.body,
+            resolved_visitor: resolved_visitor.map(String::into_boxed_str),
+            status: call.status,
+            rejection: call.rejection.map(String::into_boxed_str),
+            fault: call.fault.map(String::into_boxed_str),
+        }
+    }
+
+    pub(crate) fn is_accepted_event(&self) -> bool {
+        self.status == 200
+            && matches!(
+                self.origin,
+                Origin::Backend(
+                    Endpoint::Evwid | Endpoint::Evwidj | Endpoint::Ev | Endpoint::Evvprwid
+                )
+            )
+    }
+
+    pub(crate) fn is_rejected(&self) -> bool {
+        self.rejection.is_some()
+    }
+
+    /// The call with its decoded fields, as [`RecordedCall`].
+    pub(crate) fn expand(&self) -> RecordedCall {
+        let method = self.method.as_str();
+        let mut call = RecordedCall {
+            seq: self.seq,
+            endpoint: String::new(),
+            method: method.to_owned(),
+            path: self.path.as_deref().unwrap_or_default().to_owned(),
+            raw_query: self.raw_query.to_string(),
+            body: self
+                .body
+                .as_ref()
+                .map(|b| String::from_utf8_lossy(b).into_owned()),
+            company: None,
+            user_id: None,
+            visitor_id: None,
+            event: None,
+            event_properties: Vec::new(),
+            visitor_properties: Vec::new(),
+            tm: None,
+            status: self.status,
+            rejection: self.rejection.as_deref().map(str::to_owned),
+            fault: self.fault.as_deref().map(str::to_owned),
+        };
+        match self.origin {
+            Origin::Backend(ep) => {
+                call.endpoint = ep.name().to_owned();
+                call.path = format!("/{}/", ep.name());
+                let (data, _) = validate::validate(
+                    ep,
+                    &RequestParts {
+                        method,
+                        raw_query: &self.raw_query,
+                        content_type: self.json_body.then_some("application/json"),
+                        body: self.body.as_deref().unwrap_or_default(),
+                    },
+                );
+                call.company = data.company;
+                call.user_id = data.user_id;
+                call.visitor_id = data
+                    .visitor_id
+                    .or_else(|| self.resolved_visitor.as_deref().map(str::to_owned));
+                call.event = data.event;
+                call.event_properties = data.event_properties;
+                call.visitor_properties = data.visitor_properties;
+                call.tm = data.tm;
+            }
+            Origin::Newnaconf => {
+                call.endpoint = "newnaconf".to_owned();
+                if let Route::Newnaconf(segment) = Route::of(&call.path) {
+                    call.company = Some(decode_path_segment(&segment));
+                }
+            }
+            Origin::Other => call.endpoint = call.path.clone(),
+        }
+        call
+    }
+}
+
+/// A percent-decoded path segment (lossy for bytes that are not UTF-8).
+pub(crate) fn decode_path_segment(segment: &str) -> String {
+    percent_encoding::percent_decode_str(segment)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
 /// The bounded call log plus exact counts.
 #[derive(Debug)]
 pub(crate) struct CallLog {
-    calls: VecDeque<RecordedCall>,
+    calls: VecDeque<StoredCall>,
     max: usize,
     next_seq: u64,
     counts: HashMap<String, usize>,
@@ -262,17 +406,23 @@ impl CallLog {
     }
 
     /// Keeps an admitted call, dropping the oldest beyond the bound.
-    pub(crate) fn store(&mut self, call: RecordedCall) {
+    pub(crate) fn store(
+        &mut self,
+        call: RecordedCall,
+        provenance: Provenance,
+        resolved_visitor: Option<String>,
+    ) {
         if self.max == 0 {
             return;
         }
         if self.calls.len() >= self.max {
             self.calls.pop_front();
         }
-        self.calls.push_back(call);
+        self.calls
+            .push_back(StoredCall::new(call, provenance, resolved_visitor));
     }
 
-    pub(crate) fn calls(&self) -> impl Iterator<Item = &RecordedCall> {
+    pub(crate) fn calls(&self) -> impl Iterator<Item = &StoredCall> {
         self.calls.iter()
     }
 
@@ -304,7 +454,7 @@ mod tests {
             seq: 0,
             endpoint: endpoint.into(),
             method: "GET".into(),
-            path: format!("/{endpoint}/"),
+            path: endpoint.to_owned(),
             raw_query: String::new(),
             body: None,
             company: None,
@@ -323,18 +473,23 @@ mod tests {
     #[test]
     fn log_is_bounded_but_counts_stay_exact() {
         let mut log = CallLog::new(3);
+        let other = || Provenance {
+            origin: Origin::Other,
+            json_body: false,
+            body: None,
+        };
         for _ in 0..10 {
-            let mut c = call("evwid");
+            let mut c = call("/x");
             log.admit(&mut c);
-            log.store(c);
+            log.store(c, other(), None);
         }
-        let mut c = call("vpr");
+        let mut c = call("/y");
         log.admit(&mut c);
-        log.store(c);
-        let seqs: Vec<u64> = log.calls().map(|c| c.seq).collect();
+        log.store(c, other(), None);
+        let seqs: Vec<u64> = log.calls().map(|c| c.expand().seq).collect();
         assert_eq!(seqs, vec![9, 10, 11]);
-        assert_eq!(log.count("evwid"), 10);
-        assert_eq!(log.count("vpr"), 1);
+        assert_eq!(log.count("/x"), 10);
+        assert_eq!(log.count("/y"), 1);
         assert_eq!(log.total(), 11);
     }
 

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use hyper::server::conn::http1;
@@ -20,8 +20,8 @@ use crate::emulator::Shared;
 use crate::endpoint::{Endpoint, Route};
 use crate::fault::FaultAction;
 use crate::inspect;
-use crate::record::RecordedCall;
-use crate::validate::{self, RequestParts};
+use crate::record::{decode_path_segment, Origin, Provenance, RecordedCall};
+use crate::validate::{self, Rejection, RequestParts};
 
 /// The largest request body read (an `evwidj` body); larger ones are answered 413.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
@@ -82,6 +82,8 @@ async fn serve_connection(
     let service = service_fn(move |req| handle(Arc::clone(&shared), req));
     let connection = http1::Builder::new()
         .keep_alive(true)
+        // Idle keep-alive connections stay open until the client closes them (or go_down).
+        .header_read_timeout(None)
         .serve_connection(TokioIo::new(stream), service);
     tokio::select! {
         _ = connection => {}
@@ -137,20 +139,33 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Answer, D
         .headers()
         .get(CONTENT_TYPE)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-    let body = match Limited::new(req.into_body(), MAX_BODY_BYTES)
+    let (body, body_problem) = match Limited::new(req.into_body(), MAX_BODY_BYTES)
         .collect()
         .await
     {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) => Err(e),
+        Ok(collected) => (collected.to_bytes(), None),
+        Err(e) => {
+            let reason = if e.downcast_ref::<LengthLimitError>().is_some() {
+                format!("request body is larger than {MAX_BODY_BYTES} bytes")
+            } else {
+                format!("request body could not be read: {e}")
+            };
+            (
+                Bytes::new(),
+                Some(Rejection {
+                    status: 413,
+                    reason,
+                }),
+            )
+        }
     };
-    let mut call = RecordedCall {
+    let call = RecordedCall {
         seq: 0,
         endpoint: String::new(),
         method,
         path,
         raw_query,
-        body: None,
+        body: (!body.is_empty()).then(|| String::from_utf8_lossy(&body).into_owned()),
         company: None,
         user_id: None,
         visitor_id: None,
@@ -162,45 +177,55 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Answer, D
         rejection: None,
         fault: None,
     };
-    let body = match body {
-        Ok(body) => {
-            if !body.is_empty() {
-                call.body = Some(String::from_utf8_lossy(&body).into_owned());
-            }
-            body
-        }
-        Err(e) => {
-            let reason = if e
-                .downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
-                format!("request body is larger than {MAX_BODY_BYTES} bytes")
-            } else {
-                format!("request body could not be read: {e}")
-            };
-            call.endpoint = match &route {
-                Route::Backend(ep) => ep.name().to_owned(),
-                Route::Newnaconf(_) => "newnaconf".to_owned(),
-                _ => call.path.clone(),
-            };
-            return Ok(reject(&shared, call, 413, reason));
-        }
+    let json_body = content_type
+        .as_deref()
+        .is_some_and(validate::is_json_content_type);
+    let provenance = |origin| Provenance {
+        origin,
+        json_body,
+        body: (!body.is_empty()).then(|| Box::from(&body[..])),
     };
     match route {
-        Route::Newnaconf(company) => Ok(newnaconf(&shared, call, &company)),
-        Route::Backend(ep) => backend(&shared, call, ep, content_type.as_deref(), &body).await,
+        Route::Newnaconf(company) => Ok(newnaconf(
+            &shared,
+            call,
+            provenance(Origin::Newnaconf),
+            &company,
+        )),
+        Route::Backend(ep) => {
+            let request = BackendRequest {
+                endpoint: ep,
+                content_type: content_type.as_deref(),
+                body: &body,
+                body_problem,
+            };
+            backend(&shared, call, provenance(Origin::Backend(ep)), request).await
+        }
         Route::Unknown(reason) | Route::Inspect(reason) => {
+            let mut call = call;
             call.endpoint = call.path.clone();
-            Ok(reject(&shared, call, 404, reason))
+            Ok(reject(
+                &shared,
+                call,
+                provenance(Origin::Other),
+                404,
+                reason,
+            ))
         }
     }
 }
 
-fn reject(shared: &Shared, mut call: RecordedCall, status: u16, reason: String) -> Answer {
+fn reject(
+    shared: &Shared,
+    mut call: RecordedCall,
+    provenance: Provenance,
+    status: u16,
+    reason: String,
+) -> Answer {
     let answer = failure(status, &reason);
     call.status = status;
     call.rejection = Some(reason);
-    shared.record(call);
+    shared.record(call, provenance);
     answer
 }
 
@@ -211,11 +236,14 @@ fn company_known(shared: &Shared, company: &str) -> bool {
         .is_none_or(|known| known.contains(company))
 }
 
-fn newnaconf(shared: &Shared, mut call: RecordedCall, segment: &str) -> Answer {
+fn newnaconf(
+    shared: &Shared,
+    mut call: RecordedCall,
+    provenance: Provenance,
+    segment: &str,
+) -> Answer {
     call.endpoint = "newnaconf".to_owned();
-    let company = percent_encoding::percent_decode_str(segment)
-        .decode_utf8_lossy()
-        .into_owned();
+    let company = decode_path_segment(segment);
     call.company = Some(company.clone());
     let (failure_status, evbk, body) = {
         let mut faults = shared.faults();
@@ -228,20 +256,20 @@ fn newnaconf(shared: &Shared, mut call: RecordedCall, segment: &str) -> Answer {
     if let Some(status) = failure_status {
         call.status = status;
         call.fault = Some(format!("fail {status}"));
-        shared.record(call);
+        shared.record(call, provenance);
         return failure(status, "injected fault");
     }
     if call.method != "GET" {
         let reason = format!("newnaconf expects GET, got {}", call.method);
-        return reject(shared, call, 405, reason);
+        return reject(shared, call, provenance, 405, reason);
     }
     if !company_known(shared, &company) {
         let reason = format!("unknown company '{company}'");
-        return reject(shared, call, 404, reason);
+        return reject(shared, call, provenance, 404, reason);
     }
     if let Some(body) = body {
         call.fault = Some("newnaconf body".to_owned());
-        shared.record(call);
+        shared.record(call, provenance);
         return json(200, body);
     }
     let answer = match evbk {
@@ -251,7 +279,7 @@ fn newnaconf(shared: &Shared, mut call: RecordedCall, segment: &str) -> Answer {
         }
         None => shared.own_backend(),
     };
-    shared.record(call);
+    shared.record(call, provenance);
     json(
         200,
         serde_json::json!({
@@ -265,33 +293,39 @@ fn newnaconf(shared: &Shared, mut call: RecordedCall, segment: &str) -> Answer {
     )
 }
 
+/// The parts of a backend request validation needs.
+struct BackendRequest<'a> {
+    endpoint: Endpoint,
+    content_type: Option<&'a str>,
+    body: &'a [u8],
+    /// A problem found while reading the body (too large).
+    body_problem: Option<Rejection>,
+}
+
 async fn backend(
     shared: &Shared,
     mut call: RecordedCall,
-    ep: Endpoint,
-    content_type: Option<&str>,
-    body: &[u8],
+    provenance: Provenance,
+    request: BackendRequest<'_>,
 ) -> Result<Answer, DropConnection> {
+    let ep = request.endpoint;
     call.endpoint = ep.name().to_owned();
-    let (data, mut problem) = validate::validate(
+    let (data, problem) = validate::validate(
         ep,
         &RequestParts {
             method: &call.method,
             raw_query: &call.raw_query,
-            content_type,
-            body,
+            content_type: request.content_type,
+            body: request.body,
         },
     );
-    if problem.is_none() {
-        if let Some(company) = data.company.as_deref() {
-            if !company_known(shared, company) {
-                problem = Some(validate::Rejection {
-                    status: 404,
-                    reason: format!("unknown company '{company}'"),
-                });
-            }
-        }
-    }
+    let problem = request.body_problem.or(problem).or_else(|| {
+        let company = data.company.as_deref()?;
+        (!company_known(shared, company)).then(|| Rejection {
+            status: 404,
+            reason: format!("unknown company '{company}'"),
+        })
+    });
     call.company = data.company;
     call.user_id = data.user_id;
     call.visitor_id = data.visitor_id;
@@ -308,7 +342,7 @@ async fn backend(
     match fault.action {
         Some(FaultAction::Drop) => {
             call.status = 0;
-            shared.record(call);
+            shared.record(call, provenance);
             return Err(DropConnection);
         }
         Some(FaultAction::Fail {
@@ -317,7 +351,7 @@ async fn backend(
             ..
         }) => {
             call.status = status;
-            shared.record(call);
+            shared.record(call, provenance);
             let mut answer = failure(status, "injected fault");
             if let Some(secs) = retry_after {
                 answer
@@ -329,9 +363,15 @@ async fn backend(
         None => {}
     }
     if let Some(rejection) = problem {
-        return Ok(reject(shared, call, rejection.status, rejection.reason));
+        return Ok(reject(
+            shared,
+            call,
+            provenance,
+            rejection.status,
+            rejection.reason,
+        ));
     }
-    let visitor = shared.record_accepted(call, ep);
+    let visitor = shared.record_accepted(call, provenance, ep);
     if ep == Endpoint::Id {
         let vid = visitor.unwrap_or_default();
         return Ok(json(

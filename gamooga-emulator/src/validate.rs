@@ -478,13 +478,16 @@ impl<'de> Deserialize<'de> for FlatObject {
     }
 }
 
+/// Whether a `Content-Type` value is `application/json` (parameters such as a charset allowed).
+pub(crate) fn is_json_content_type(value: &str) -> bool {
+    value
+        .split(';')
+        .next()
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+}
+
 fn read_json_body(req: &RequestParts<'_>, data: &mut CallData) -> Result<(), Rejection> {
-    let is_json = req.content_type.is_some_and(|ct| {
-        ct.split(';')
-            .next()
-            .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
-    });
-    if !is_json {
+    if !req.content_type.is_some_and(is_json_content_type) {
         return Err(Rejection::bad(format!(
             "evwidj needs Content-Type: application/json, got {}",
             req.content_type

@@ -5,10 +5,8 @@
 //! the hot path of every call, and a lookup table plus whole-run copies lets a query be
 //! sized exactly in one pass and written in a second with a single allocation.
 
-use std::fmt;
-
 use crate::error::InvalidInput;
-use crate::property::{DataType, Number, PropertyWriter, Value};
+use crate::property::{DataType, DecimalBuf, Number, PropertyWriter, Value};
 
 /// Bytes sent as they are: the unreserved set `A-Z a-z 0-9 - . _ ~`.
 const UNRESERVED: [bool; 256] = {
@@ -22,7 +20,25 @@ const UNRESERVED: [bool; 256] = {
     t
 };
 
-const HEX: &[u8; 16] = b"0123456789ABCDEF";
+/// `%00%01…%FF`: the escape of byte `b` is `ESCAPES[3 * b..3 * b + 3]`.
+const ESCAPES: &str = {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    const BYTES: [u8; 768] = {
+        let mut t = [0u8; 768];
+        let mut i = 0;
+        while i < 256 {
+            t[3 * i] = b'%';
+            t[3 * i + 1] = HEX[i >> 4];
+            t[3 * i + 2] = HEX[i & 0xF];
+            i += 1;
+        }
+        t
+    };
+    match std::str::from_utf8(&BYTES) {
+        Ok(s) => s,
+        Err(_) => panic!("escapes are ASCII"),
+    }
+};
 
 /// The length of `s` once percent-encoded.
 pub(crate) fn encoded_len(s: &str) -> usize {
@@ -41,31 +57,12 @@ pub(crate) fn encode_into(out: &mut String, s: &str) {
                 // boundaries; when `run == i` it may sit inside a multi-byte char, so skip.
                 out.push_str(&s[run..i]);
             }
-            out.push('%');
-            out.push(HEX[(b >> 4) as usize] as char);
-            out.push(HEX[(b & 0xF) as usize] as char);
+            let e = 3 * b as usize;
+            out.push_str(&ESCAPES[e..e + 3]);
             run = i + 1;
         }
     }
     out.push_str(&s[run..]);
-}
-
-/// A `fmt::Write` that only counts bytes, to size a float without allocating.
-struct Counter(usize);
-
-impl fmt::Write for Counter {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.0 += s.len();
-        Ok(())
-    }
-}
-
-/// The length of a (finite) number in plain decimal.
-fn number_len(n: &Number) -> usize {
-    use fmt::Write as _;
-    let mut c = Counter(0);
-    let _ = write!(c, "{n}");
-    c.0
 }
 
 /// The wire text length of a value in a query (after percent-encoding).
@@ -73,7 +70,7 @@ fn value_len(v: &Value<'_>) -> usize {
     match v {
         Value::String(s) | Value::Text(s, _) => encoded_len(s),
         // Plain decimal is all unreserved bytes: digits, `-` and `.`.
-        Value::Number(n) => number_len(n),
+        Value::Number(n) => n.decimal(&mut DecimalBuf::new()).len(),
         Value::Bool(true) => 4,
         Value::Bool(false) => 5,
     }

@@ -205,7 +205,7 @@ async fn dropping_the_emulator_stops_the_server() {
     drop(emu);
     // The accept task ends on the next poll; give it a moment, without timing asserts.
     let mut refused = false;
-    for _ in 0..200 {
+    for _ in 0..2000 {
         if tokio::net::TcpStream::connect(addr).await.is_err() {
             refused = true;
             break;

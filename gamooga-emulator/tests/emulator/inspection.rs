@@ -168,3 +168,71 @@ async fn on_call_sees_every_call_in_order() {
         ]
     );
 }
+
+#[tokio::test]
+async fn stored_calls_read_back_exactly_as_they_arrived() {
+    // Calls are kept compactly and decoded again when looked at: what a test reads later
+    // must be exactly what was decoded on arrival.
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = std::sync::Arc::clone(&seen);
+    let emu = Emulator::builder()
+        .on_call(move |call| sink.lock().unwrap().push(call.clone()))
+        .start()
+        .await
+        .unwrap();
+    send(client().get(format!("{}/newnaconf/ac%20me/", emu.config_url()))).await;
+    get(
+        &emu,
+        "/evwid/?c=acme&u=u1&e=buy&ky=a&vl=1&tp=n&tm=1700000000000",
+    )
+    .await;
+    get(&emu, "/evwid/?c=acme&u=u1&e=buy&ky=a&vl=x&tp=n").await;
+    get(&emu, "/evvprwid/?e=x&c=acme&u=u2&vky=k&vvl=v&vtp=s").await;
+    get(&emu, "/id/?c=acme&u=u3&v=abc").await;
+    emu.fail_next(1, 503);
+    get(&emu, "/ev/?c=acme&v=abc&e=y").await;
+    for body in [r#"{"a":1,"b":"x"}"#, r#"{"a":null}"#] {
+        crate::support::post_json(&emu, "/evwidj/?c=acme&u=u1&e=j", body).await;
+    }
+    // A body that is not UTF-8 is rejected, and reads back the same.
+    let (status, _) = send(
+        client()
+            .post(format!("http://{}/evwidj/?c=acme&u=u1&e=j", emu.backend()))
+            .header("content-type", "application/json")
+            .body(b"{\"a\":\"\xff\"}".to_vec()),
+    )
+    .await;
+    assert_eq!(status, 400);
+    send(
+        client()
+            .post(format!("http://{}/evwidj/?c=acme&u=u1&e=j", emu.backend()))
+            .body(r#"{"a":1}"#),
+    )
+    .await;
+    get(&emu, "/unknown?x=1").await;
+    let arrived = seen.lock().unwrap().clone();
+    assert_eq!(arrived.len(), 11);
+    assert_eq!(emu.calls(), arrived);
+    assert_eq!(arrived[0].company.as_deref(), Some("ac me"));
+}
+
+#[test]
+fn public_types_can_be_shared_across_tasks() {
+    fn shared<T: Send + Sync>() {}
+    shared::<Emulator>();
+    shared::<gamooga_emulator::EmulatorBuilder>();
+    shared::<gamooga_emulator::RecordedCall>();
+}
+
+#[tokio::test]
+async fn recorded_calls_round_trip_through_json() {
+    let emu = Emulator::start().await.unwrap();
+    get(
+        &emu,
+        "/evvprwid/?e=x&c=acme&u=a&eky=n&evl=1.5&etp=n&vky=k&vvl=v&vtp=s",
+    )
+    .await;
+    let (_, body) = send(client().get(format!("{}/_emulator/calls", emu.config_url()))).await;
+    let calls: Vec<gamooga_emulator::RecordedCall> = serde_json::from_str(&body).unwrap();
+    assert_eq!(calls, emu.calls());
+}

@@ -317,3 +317,16 @@ async fn rejected_calls_keep_what_could_be_read() {
         "a rejected call changes no state"
     );
 }
+
+#[tokio::test]
+async fn oversized_bodies_are_413() {
+    let emu = Emulator::start().await.unwrap();
+    let big = format!(
+        r#"{{"a":"{}"}}"#,
+        "x".repeat(gamooga_emulator::MAX_BODY_BYTES)
+    );
+    let (status, body) = post_json(&emu, "/evwidj/?c=acme&u=u1&e=x", &big).await;
+    assert_eq!(status, 413);
+    has(&last_rejection(&emu, &body), &["larger than 1048576 bytes"]);
+    assert_eq!(emu.rejected()[0].user_id.as_deref(), Some("u1"));
+}

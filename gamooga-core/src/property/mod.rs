@@ -12,6 +12,9 @@ use std::sync::Arc;
 
 use crate::error::InvalidInput;
 
+mod decimal;
+pub(crate) use decimal::DecimalBuf;
+
 /// One of Gamooga's three datatypes, sent as the `tp` parameter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum DataType {
@@ -97,33 +100,35 @@ impl Number {
     /// Writes the number in plain decimal into `out` (integers exactly, floats in shortest
     /// round-trip form without exponent). The caller must have checked [`Number::is_finite`].
     pub fn write_decimal(&self, out: &mut String) {
-        use std::fmt::Write as _;
+        let mut buf = DecimalBuf::new();
+        out.push_str(self.decimal(&mut buf));
+    }
+
+    /// The plain-decimal text of a finite number, formatted into `buf`.
+    pub(crate) fn decimal<'b>(&self, buf: &'b mut DecimalBuf) -> &'b str {
+        buf.clear();
         match self.0 {
-            NumberRepr::I64(v) => out.push_str(itoa::Buffer::new().format(v)),
-            NumberRepr::U64(v) => out.push_str(itoa::Buffer::new().format(v)),
-            NumberRepr::I128(v) => out.push_str(itoa::Buffer::new().format(v)),
-            NumberRepr::U128(v) => out.push_str(itoa::Buffer::new().format(v)),
-            // Rust's float Display is shortest round-trip and never uses an exponent.
-            NumberRepr::F32(v) => {
-                let _ = write!(out, "{v}");
+            NumberRepr::I64(v) => buf.push_str(itoa::Buffer::new().format(v)),
+            NumberRepr::U64(v) => buf.push_str(itoa::Buffer::new().format(v)),
+            NumberRepr::I128(v) => buf.push_str(itoa::Buffer::new().format(v)),
+            NumberRepr::U128(v) => buf.push_str(itoa::Buffer::new().format(v)),
+            NumberRepr::F32(v) if v.is_finite() => {
+                buf.push_plain_from_scientific(ryu::Buffer::new().format_finite(v))
             }
-            NumberRepr::F64(v) => {
-                let _ = write!(out, "{v}");
+            NumberRepr::F64(v) if v.is_finite() => {
+                buf.push_plain_from_scientific(ryu::Buffer::new().format_finite(v))
             }
+            NumberRepr::F32(v) => buf.push_str(&v.to_string()),
+            NumberRepr::F64(v) => buf.push_str(&v.to_string()),
         }
+        buf.as_str()
     }
 }
 
 impl fmt::Display for Number {
+    /// Plain decimal, as sent on the wire (`NaN` and `inf` for non-finite floats).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            NumberRepr::I64(v) => fmt::Display::fmt(&v, f),
-            NumberRepr::U64(v) => fmt::Display::fmt(&v, f),
-            NumberRepr::I128(v) => fmt::Display::fmt(&v, f),
-            NumberRepr::U128(v) => fmt::Display::fmt(&v, f),
-            NumberRepr::F32(v) => fmt::Display::fmt(&v, f),
-            NumberRepr::F64(v) => fmt::Display::fmt(&v, f),
-        }
+        f.write_str(self.decimal(&mut DecimalBuf::new()))
     }
 }
 

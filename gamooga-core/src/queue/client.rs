@@ -1,0 +1,46 @@
+//! The queue's link to [`Client`]: [`Client::queue`] and [`Deliver`] for the client.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::call::Request;
+use crate::client::Client;
+use crate::error::Error;
+use crate::queue::{Deliver, Queue, QueueConfig};
+
+impl Deliver for Client {
+    /// One attempt through [`Client::send_once`]: the backend is resolved (cached), the
+    /// request sent once over the client's keep-alive connection pool, no retry.
+    fn deliver<'a>(
+        &'a self,
+        request: &'a Request,
+    ) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>> {
+        Box::pin(async move { self.send_once(request).await.map(drop) })
+    }
+}
+
+impl Client {
+    /// Starts a delivery queue on this client (spawned on the current tokio runtime): events
+    /// go in without waiting on Gamooga and are delivered in the background, with the
+    /// queue's own retry policy ([`RetryPolicy::background`](crate::retry::RetryPolicy::background)
+    /// by default) rather than the client's.
+    ///
+    /// Errors: outside a tokio runtime, or when the spool cannot be used.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use gamooga_core::{Client, CustomEvent, Properties, transport::DryRunTransport};
+    /// use gamooga_core::queue::QueueConfig;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = Client::builder("acme").transport(Arc::new(DryRunTransport::new())).build()?;
+    /// let queue = client.queue(QueueConfig::default())?;
+    /// queue.try_track("user-42", &CustomEvent::new("login", Properties::new()))?;
+    /// let report = queue.shutdown(Duration::from_secs(5)).await;
+    /// assert_eq!(report.delivered, 1);
+    /// # Ok(()) }
+    /// ```
+    pub fn queue(&self, config: QueueConfig) -> Result<Queue, Error> {
+        Queue::new(self.clone(), self.calls().clone(), config)
+    }
+}

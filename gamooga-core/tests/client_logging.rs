@@ -1,0 +1,122 @@
+//! Logging: each call runs in a `gamooga` span with `endpoint` and `company`, and user ids
+//! appear only at debug level.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use gamooga_core::{Client, CustomEvent, Properties, RetryPolicy};
+use gamooga_emulator::Emulator;
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Level, Metadata, Subscriber};
+
+/// Everything logged: (level, "name: field=value ...") for spans and events.
+#[derive(Default, Clone)]
+struct Capture {
+    lines: Arc<Mutex<Vec<(Level, String)>>>,
+    next_id: Arc<AtomicU64>,
+}
+
+struct Fields(String);
+
+impl Visit for Fields {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let _ = write!(self.0, " {}={:?}", field.name(), value);
+    }
+}
+
+impl Capture {
+    fn push(&self, level: Level, line: String) {
+        self.lines.lock().unwrap().push((level, line));
+    }
+    fn lines(&self) -> Vec<(Level, String)> {
+        self.lines.lock().unwrap().clone()
+    }
+}
+
+impl Subscriber for Capture {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, span: &Attributes<'_>) -> Id {
+        let mut fields = Fields(format!("span {}:", span.metadata().name()));
+        span.record(&mut fields);
+        self.push(*span.metadata().level(), fields.0);
+        Id::from_u64(self.next_id.fetch_add(1, Ordering::Relaxed) + 1)
+    }
+    fn record(&self, _: &Id, values: &Record<'_>) {
+        let mut fields = Fields("span record:".into());
+        values.record(&mut fields);
+        self.push(Level::TRACE, fields.0);
+    }
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, event: &Event<'_>) {
+        let mut fields = Fields(format!("event {}:", event.metadata().target()));
+        event.record(&mut fields);
+        self.push(*event.metadata().level(), fields.0);
+    }
+    fn enter(&self, _: &Id) {}
+    fn exit(&self, _: &Id) {}
+}
+
+#[tokio::test]
+async fn spans_name_the_call_and_user_ids_stay_at_debug() {
+    let capture = Capture::default();
+    let _guard = tracing::subscriber::set_default(capture.clone());
+
+    let emu = Emulator::start().await.unwrap();
+    let client = Client::builder("acme")
+        .config_url(emu.config_url())
+        .retry(
+            RetryPolicy::default()
+                .max_attempts(4)
+                .initial_backoff(Duration::from_millis(10)),
+        )
+        .build()
+        .unwrap();
+    let user = "secret-user-7731";
+    emu.fail_next(1, 503);
+    emu.drop_next(1);
+    let event = CustomEvent::new("login", Properties::new().string("method", "sso"));
+    client.track(user, &event).await.unwrap();
+    client.identify(user).await.unwrap();
+    emu.fail_next(5, 503);
+    client.track(user, &event).await.unwrap_err();
+
+    let lines = capture.lines();
+    let spans: Vec<_> = lines
+        .iter()
+        .filter(|(_, l)| l.starts_with("span gamooga:"))
+        .map(|(_, l)| l.as_str())
+        .collect();
+    assert!(
+        spans.contains(&r#"span gamooga: endpoint="evwid" company="acme""#),
+        "{spans:?}"
+    );
+    assert!(
+        spans.contains(&r#"span gamooga: endpoint="id" company="acme""#),
+        "{spans:?}"
+    );
+    // Retries and giving up are logged above debug, without the user id.
+    let loud: Vec<_> = lines
+        .iter()
+        .filter(|(level, _)| *level <= Level::INFO)
+        .collect();
+    assert!(loud.iter().any(|(_, l)| l.contains("retrying")), "{loud:?}");
+    assert!(
+        loud.iter().any(|(_, l)| l.contains("giving up")),
+        "{loud:?}"
+    );
+    for (level, line) in &loud {
+        assert!(!line.contains(user), "{level}: {line}");
+    }
+    // The URL with the user id is there at debug level, for debugging.
+    assert!(
+        lines
+            .iter()
+            .any(|(level, l)| *level == Level::DEBUG && l.contains(user)),
+        "{lines:?}"
+    );
+}

@@ -1,0 +1,224 @@
+//! The spool under the queue: durable before enqueue returns, removed after a 200, replayed
+//! after a restart and after SIGKILL, dead letters kept and replayable, bad files refused.
+#![cfg(feature = "spool")]
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use gamooga_core::queue::{DeadLetterReason, QueueConfig};
+use gamooga_core::retry::RetryPolicy;
+use gamooga_core::spool::Spool;
+use gamooga_core::{Client, CustomEvent, Error, Properties};
+use gamooga_emulator::{Emulator, RecordedCall};
+
+const CHILD_ENV: &str = "GAMOOGA_SPOOL_CRASH_CHILD";
+
+fn seq_event(seq: u64) -> CustomEvent {
+    CustomEvent::new("seq", Properties::new().number("seq", seq).unwrap())
+}
+
+fn seq_of(call: &RecordedCall) -> Option<u64> {
+    call.event_property("seq")?.value.parse().ok()
+}
+
+fn client(emu_config_url: &str) -> Client {
+    Client::builder("acme")
+        .config_url(emu_config_url)
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap()
+}
+
+fn quick_retry() -> RetryPolicy {
+    RetryPolicy::background()
+        .initial_backoff(Duration::from_millis(10))
+        .max_backoff(Duration::from_millis(100))
+}
+
+/// The child half of the crash test: enqueues forever, printing each accepted seq.
+#[tokio::test]
+async fn crash_child() {
+    let Ok(spec) = std::env::var(CHILD_ENV) else {
+        return; // only meaningful when started by `a_sigkilled_process_loses_no_accepted_event`
+    };
+    let (spool, config_url) = spec.split_once('|').unwrap();
+    let client = client(config_url);
+    let queue = client
+        .queue(
+            QueueConfig::default()
+                .spool(spool)
+                .concurrency(4)
+                .retry(quick_retry()),
+        )
+        .unwrap();
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    for seq in 0.. {
+        queue.track("user-1", &seq_event(seq)).await.unwrap();
+        writeln!(out, "accepted {seq}").unwrap();
+        out.flush().unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkilled_process_loses_no_accepted_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = dir.path().join("outbox.db");
+    let emu = Emulator::builder()
+        .max_recorded(100_000)
+        .start()
+        .await
+        .unwrap();
+    emu.set_failure_rate(0.3, 503); // some events wait for a retry when the child dies
+
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
+        .env(
+            CHILD_ENV,
+            format!("{}|{}", spool.display(), emu.config_url()),
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let accepted = tokio::task::spawn_blocking(move || {
+        let mut accepted = HashSet::new();
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(seq) = line.strip_prefix("accepted ") {
+                accepted.insert(seq.parse::<u64>().unwrap());
+                if accepted.len() == 400 {
+                    break;
+                }
+            }
+        }
+        (accepted, child)
+    });
+    let (mut accepted, mut child) = tokio::time::timeout(Duration::from_secs(120), accepted)
+        .await
+        .expect("the child accepted 400 events")
+        .unwrap();
+    child.kill().unwrap(); // SIGKILL
+                           // Lines written between our last read and the kill were accepted too: read them.
+    let rest = child.stdout.take();
+    drop(rest);
+    child.wait().unwrap();
+    assert_eq!(accepted.len(), 400);
+
+    let left = Spool::open(&spool).unwrap().pending().unwrap();
+    emu.set_failure_rate(0.0, 503);
+    let queue = client(&emu.config_url())
+        .queue(QueueConfig::default().spool(&spool).retry(quick_retry()))
+        .unwrap();
+    assert_eq!(
+        queue.stats().enqueued,
+        left,
+        "the restart replays the pending rows"
+    );
+    let report = queue.shutdown(Duration::from_secs(60)).await;
+    assert!(report.completed, "{report:?}");
+    assert_eq!(report.still_spooled, 0);
+    let delivered: HashSet<u64> = emu.events().iter().filter_map(seq_of).collect();
+    accepted.retain(|seq| !delivered.contains(seq));
+    assert!(
+        accepted.is_empty(),
+        "accepted but never delivered: {accepted:?}"
+    );
+    assert_eq!(Spool::open(&spool).unwrap().pending().unwrap(), 0);
+}
+
+#[tokio::test]
+async fn delivered_rows_are_removed_and_undelivered_ones_replayed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("outbox.db");
+    let emu = Emulator::start().await.unwrap();
+    let c = client(&emu.config_url());
+
+    let queue = c.queue(QueueConfig::default().spool(&path)).unwrap();
+    for seq in 0..20 {
+        queue.try_track("user-1", &seq_event(seq)).unwrap();
+    }
+    queue.flush().await;
+    assert_eq!(queue.stats().delivered, 20);
+    emu.go_down().await;
+    for seq in 20..30 {
+        queue.track("user-1", &seq_event(seq)).await.unwrap();
+    }
+    let report = queue.shutdown(Duration::from_millis(300)).await;
+    assert!(!report.completed);
+    assert_eq!(report.still_spooled, 10, "{report:?}");
+    assert_eq!(
+        report.abandoned, 0,
+        "spooled events are not dead-lettered at the deadline"
+    );
+    assert_eq!(Spool::open(&path).unwrap().pending().unwrap(), 10);
+
+    emu.come_up().await.unwrap();
+    let queue = c.queue(QueueConfig::default().spool(&path)).unwrap();
+    let report = queue.shutdown(Duration::from_secs(30)).await;
+    assert_eq!(report.delivered, 10, "{report:?}");
+    let seqs: Vec<u64> = emu.events().iter().filter_map(seq_of).collect();
+    for seq in 0..30 {
+        assert!(seqs.contains(&seq), "seq {seq} delivered");
+    }
+    assert_eq!(Spool::open(&path).unwrap().pending().unwrap(), 0);
+}
+
+#[tokio::test]
+async fn dead_letters_stay_in_the_spool_and_can_be_replayed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("outbox.db");
+    let emu = Emulator::start().await.unwrap();
+    let c = client(&emu.config_url());
+    let queue = c
+        .queue(QueueConfig::default().spool(&path).concurrency(1))
+        .unwrap();
+    // Resolve first, so the injected 400 hits the event, not newnaconf.
+    c.backend().await.unwrap();
+    emu.fail_next(1, 400);
+    queue.try_track("user-1", &seq_event(1)).unwrap();
+    let report = queue.shutdown(Duration::from_secs(30)).await;
+    assert_eq!(report.dead_lettered, 1, "{report:?}");
+
+    let spool = Spool::open(&path).unwrap();
+    let dead = spool.dead_letters().unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].reason, Some(DeadLetterReason::Rejected));
+    assert!(dead[0].last_error.as_deref().unwrap().contains("400"));
+    assert!(dead[0].request.query().contains("ky=seq&vl=1&tp=n"));
+    assert_eq!(spool.replay_dead_letters().unwrap(), 1);
+
+    let queue = c.queue(QueueConfig::default().spool(&path)).unwrap();
+    let report = queue.shutdown(Duration::from_secs(30)).await;
+    assert_eq!(report.delivered, 1, "{report:?}");
+    assert_eq!(
+        emu.events().iter().filter_map(seq_of).collect::<Vec<_>>(),
+        [1]
+    );
+    assert!(spool.dead_letters().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_corrupt_or_unwritable_spool_is_an_error_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let corrupt = dir.path().join("corrupt.db");
+    std::fs::write(
+        &corrupt,
+        b"this is not an SQLite database, not at all....".repeat(200),
+    )
+    .unwrap();
+    let c = Client::builder("acme")
+        .backend("127.0.0.1:9")
+        .build()
+        .unwrap();
+    for path in [corrupt, dir.path().join("no-such-dir").join("outbox.db")] {
+        let err = c.queue(QueueConfig::default().spool(&path)).unwrap_err();
+        let Error::Config(message) = &err else {
+            panic!("expected a configuration error, got {err:?}");
+        };
+        assert!(message.contains(&path.display().to_string()), "{message}");
+    }
+}
