@@ -288,6 +288,7 @@ pub mod __private;
 /// The derives, the one-line send methods and the schema traits: `use gamooga::prelude::*;`.
 pub mod prelude {
     pub use crate::track::{EventExt as _, VisitorPropsExt as _};
+    pub use gamooga_core::queue::EnqueueEvent as _;
     pub use gamooga_core::schema::{HasEventSchema, HasVisitorSchema, TrackingPlan};
     #[cfg(feature = "derive")]
     pub use gamooga_derive::{GamoogaEvent, GamoogaValue, VisitorProps};

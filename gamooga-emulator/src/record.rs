@@ -56,13 +56,28 @@ impl RecordedProperty {
     }
 }
 
+/// Values longer than this many characters are shortened when displayed (never when stored).
+const DISPLAY_MAX_CHARS: usize = 60;
+
 impl fmt::Display for RecordedProperty {
-    /// `amount=12.5 (n)`, `sku="A&B" (s)`, `vip=true (b)`.
+    /// `amount=12.5 (n)`, `sku="A&B" (s)`, `vip=true (b)`. A string longer than 60
+    /// characters is shown as its start and its full length:
+    /// `text="Lovely tea. Lov…"+2340 chars (s)`, so one call stays one readable line.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.datatype == 's' {
-            write!(f, "{}={:?} (s)", self.name, self.value)
-        } else {
-            write!(f, "{}={} ({})", self.name, self.value, self.datatype)
+        if self.datatype != 's' {
+            return write!(f, "{}={} ({})", self.name, self.value, self.datatype);
+        }
+        match self.value.char_indices().nth(DISPLAY_MAX_CHARS) {
+            None => write!(f, "{}={:?} (s)", self.name, self.value),
+            Some((cut, _)) => {
+                let rest = self.value[cut..].chars().count();
+                write!(
+                    f,
+                    "{}={:?}…+{rest} chars (s)",
+                    self.name,
+                    &self.value[..cut]
+                )
+            }
         }
     }
 }
@@ -448,6 +463,17 @@ impl CallLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_strings_are_shortened_when_displayed_only() {
+        let long = "é".repeat(100);
+        let p = RecordedProperty::new("text", &long, 's');
+        let shown = p.to_string();
+        assert_eq!(shown, format!("text={:?}…+40 chars (s)", "é".repeat(60)));
+        assert_eq!(p.value, long, "the stored value is whole");
+        let short = RecordedProperty::new("sku", "A&B", 's');
+        assert_eq!(short.to_string(), "sku=\"A&B\" (s)");
+    }
 
     fn call(endpoint: &str) -> RecordedCall {
         RecordedCall {
