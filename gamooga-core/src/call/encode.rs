@@ -6,7 +6,7 @@
 //! sized exactly in one pass and written in a second with a single allocation.
 
 use crate::error::InvalidInput;
-use crate::property::{DataType, DecimalBuf, Number, PropertyWriter, Value};
+use crate::property::{DataType, Number, PropertyWriter, Value};
 
 /// Bytes sent as they are: the unreserved set `A-Z a-z 0-9 - . _ ~`.
 const UNRESERVED: [bool; 256] = {
@@ -65,14 +65,20 @@ pub(crate) fn encode_into(out: &mut String, s: &str) {
     out.push_str(&s[run..]);
 }
 
-/// The wire text length of a value in a query (after percent-encoding).
-fn value_len(v: &Value<'_>) -> usize {
+/// Bounds of a value's wire length in a query (after percent-encoding): exact for text and
+/// booleans; for numbers at least one byte and at most [`Number::decimal_len_max`], so that
+/// sizing a query never formats a number (formatting floats twice was a quarter of the
+/// time of building a request).
+fn value_len_bounds(v: &Value<'_>) -> (usize, usize) {
     match v {
-        Value::String(s) | Value::Text(s, _) => encoded_len(s),
+        Value::String(s) | Value::Text(s, _) => {
+            let n = encoded_len(s);
+            (n, n)
+        }
         // Plain decimal is all unreserved bytes: digits, `-` and `.`.
-        Value::Number(n) => n.decimal(&mut DecimalBuf::new()).len(),
-        Value::Bool(true) => 4,
-        Value::Bool(false) => 5,
+        Value::Number(n) => (1, n.decimal_len_max()),
+        Value::Bool(true) => (4, 4),
+        Value::Bool(false) => (5, 5),
     }
 }
 
@@ -105,10 +111,13 @@ pub(crate) const VPR_KEYS: SetKeys = SetKeys {
     datatype: "tp",
 };
 
-/// First pass: validates properties and adds up the bytes their sets take in a query.
+/// First pass: validates properties and bounds the bytes their sets take in a query.
 pub(crate) struct QuerySizer {
     keys: SetKeys,
-    pub len: usize,
+    /// The fewest bytes the sets can take.
+    pub min: usize,
+    /// The most bytes the sets can take: the capacity to allocate.
+    pub max: usize,
     pub count: usize,
 }
 
@@ -116,7 +125,8 @@ impl QuerySizer {
     pub fn new(keys: SetKeys) -> Self {
         QuerySizer {
             keys,
-            len: 0,
+            min: 0,
+            max: 0,
             count: 0,
         }
     }
@@ -127,13 +137,10 @@ impl PropertyWriter for QuerySizer {
         value.validate(name)?;
         let k = self.keys;
         // "&ky=" + name + "&vl=" + value + "&tp=" + code
-        self.len += k.name.len()
-            + k.value.len()
-            + k.datatype.len()
-            + 6
-            + encoded_len(name)
-            + value_len(&value)
-            + 1;
+        let fixed = k.name.len() + k.value.len() + k.datatype.len() + 6 + encoded_len(name) + 1;
+        let (min, max) = value_len_bounds(&value);
+        self.min += fixed + min;
+        self.max += fixed + max;
         self.count += 1;
         Ok(())
     }
@@ -285,9 +292,50 @@ mod tests {
             sizer.property(n, v.clone()).unwrap();
             writer.property(n, v).unwrap();
         }
-        assert_eq!(sizer.len, out.len());
+        assert!(sizer.min <= out.len() && out.len() <= sizer.max, "{out}");
         assert!(out.contains("&ky=f32&vl=0.1&tp=n"), "{out}");
         assert!(out.contains("&vl=340282366920938463463374607431768211455&"));
+    }
+
+    #[test]
+    fn query_sizer_is_exact_without_numbers() {
+        let mut out = String::new();
+        let mut sizer = QuerySizer::new(VPR_KEYS);
+        let mut writer = QueryProperties::new(VPR_KEYS, &mut out);
+        for (n, v) in [
+            ("s", Value::String("ü & 🎉".into())),
+            ("t", Value::Bool(true)),
+            ("f", Value::Bool(false)),
+            ("x", Value::Text("1.5".into(), DataType::Number)),
+        ] {
+            sizer.property(n, v.clone()).unwrap();
+            writer.property(n, v).unwrap();
+        }
+        assert_eq!((sizer.min, sizer.max), (out.len(), out.len()), "{out}");
+    }
+
+    #[test]
+    fn number_bounds_hold_across_magnitudes() {
+        for f in [
+            0.0,
+            -0.0,
+            1e-7,
+            -1.2345678901234567e-7,
+            0.1,
+            1e16,
+            -9.999999999999998e16,
+            1e17,
+            1e300,
+            5e-324,
+        ] {
+            let n = Number::from(f);
+            let text = n.to_string();
+            assert!(text.len() <= n.decimal_len_max(), "{f:e}: {text}");
+        }
+        let n = Number::from(-1.0000001f32 * 1e-7);
+        assert!(n.to_string().len() <= n.decimal_len_max());
+        let n = Number::from(i128::MIN);
+        assert!(n.to_string().len() <= n.decimal_len_max());
     }
 
     #[test]

@@ -234,36 +234,40 @@ impl Calls {
     ) -> Result<Request, InvalidInput> {
         let head = Head::new(self, "u", user_id, InvalidInput::EmptyUserId, event)?;
         let sets = head.size_sets(event, EVENT_KEYS)?;
-        let get_len = "/evwid/?".len() + head.len + sets.len + head.tm_len();
+        const PATH: &str = "/evwid/?";
+        let fixed = PATH.len() + head.len + head.tm_len();
         let post = match self.evwid_mode {
-            EvwidMode::Auto => get_len > self.get_limit,
+            EvwidMode::Auto => fixed + sets.min > self.get_limit,
             EvwidMode::Get => false,
             EvwidMode::Post => true,
         };
-        if post {
-            let mut json = JsonProperties::new();
-            event.write_properties(&mut json)?;
-            let mut query = String::with_capacity(head.len + head.tm_len());
+        if !post {
+            // Allocated once, at the upper bound; the exact length decides GET or POST.
+            let mut query = String::with_capacity(head.len + sets.max + head.tm_len());
             head.write(&mut query);
+            event.write_properties(&mut QueryProperties::new(EVENT_KEYS, &mut query))?;
             head.write_tm(&mut query);
-            return Ok(Request::from_parts(
-                Endpoint::Evwidj,
-                Method::Post,
-                Cow::Borrowed("/evwidj/"),
-                query,
-                Some(json.finish()),
-            ));
+            if self.evwid_mode == EvwidMode::Get || PATH.len() + query.len() <= self.get_limit {
+                return Ok(Request::from_parts(
+                    Endpoint::Evwid,
+                    Method::Get,
+                    Cow::Borrowed("/evwid/"),
+                    query,
+                    None,
+                ));
+            }
         }
-        let mut query = String::with_capacity(head.len + sets.len + head.tm_len());
+        let mut json = JsonProperties::new();
+        event.write_properties(&mut json)?;
+        let mut query = String::with_capacity(head.len + head.tm_len());
         head.write(&mut query);
-        event.write_properties(&mut QueryProperties::new(EVENT_KEYS, &mut query))?;
         head.write_tm(&mut query);
         Ok(Request::from_parts(
-            Endpoint::Evwid,
-            Method::Get,
-            Cow::Borrowed("/evwid/"),
+            Endpoint::Evwidj,
+            Method::Post,
+            Cow::Borrowed("/evwidj/"),
             query,
-            None,
+            Some(json.finish()),
         ))
     }
 
@@ -275,7 +279,7 @@ impl Calls {
     ) -> Result<Request, InvalidInput> {
         let head = Head::new(self, "v", visitor_id, InvalidInput::EmptyVisitorId, event)?;
         let sets = head.size_sets(event, EVENT_KEYS)?;
-        let mut query = String::with_capacity(head.len + sets.len + head.tm_len());
+        let mut query = String::with_capacity(head.len + sets.max + head.tm_len());
         head.write(&mut query);
         event.write_properties(&mut QueryProperties::new(EVENT_KEYS, &mut query))?;
         head.write_tm(&mut query);
@@ -301,7 +305,7 @@ impl Calls {
         let mut visitor_sets = QuerySizer::new(EVVPR_VISITOR_KEYS);
         visitor.write_properties(&mut visitor_sets)?;
         let mut query =
-            String::with_capacity(head.len + event_sets.len + visitor_sets.len + head.tm_len());
+            String::with_capacity(head.len + event_sets.max + visitor_sets.max + head.tm_len());
         query.push_str("e=");
         encode_into(&mut query, head.event);
         query.push_str("&c=");
@@ -335,7 +339,7 @@ impl Calls {
             return Err(InvalidInput::NoProperties);
         }
         let mut query = String::with_capacity(
-            "c=&v=".len() + encoded_len(&self.company) + encoded_len(visitor_id) + sets.len,
+            "c=&v=".len() + encoded_len(&self.company) + encoded_len(visitor_id) + sets.max,
         );
         query.push_str("c=");
         encode_into(&mut query, &self.company);

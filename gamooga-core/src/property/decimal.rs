@@ -29,10 +29,6 @@ impl DecimalBuf {
         std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
     }
 
-    pub(crate) fn clear(&mut self) {
-        self.len = 0;
-    }
-
     pub(crate) fn push_str(&mut self, s: &str) {
         let end = (self.len + s.len()).min(CAPACITY);
         self.bytes[self.len..end].copy_from_slice(&s.as_bytes()[..end - self.len]);

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use crate::error::InvalidInput;
 
 mod decimal;
-pub(crate) use decimal::DecimalBuf;
+use decimal::DecimalBuf;
 
 /// One of Gamooga's three datatypes, sent as the `tp` parameter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -100,35 +100,57 @@ impl Number {
     /// Writes the number in plain decimal into `out` (integers exactly, floats in shortest
     /// round-trip form without exponent). The caller must have checked [`Number::is_finite`].
     pub fn write_decimal(&self, out: &mut String) {
-        let mut buf = DecimalBuf::new();
-        out.push_str(self.decimal(&mut buf));
+        self.with_decimal(|text| out.push_str(text));
     }
 
-    /// The plain-decimal text of a finite number, formatted into `buf`.
-    pub(crate) fn decimal<'b>(&self, buf: &'b mut DecimalBuf) -> &'b str {
-        buf.clear();
+    /// An upper bound of the length of [`write_decimal`](Self::write_decimal)'s text, found
+    /// without formatting: integers by their width, floats of magnitude in `[1e-7, 1e17)`
+    /// (or zero) by their at most 17 significant digits (`-0.000000` + 17 digits = 26);
+    /// other floats are formatted to measure them.
+    pub(crate) fn decimal_len_max(&self) -> usize {
+        const PLAIN_FLOAT_MAX: usize = 26;
+        let in_range = |a: f64| a == 0.0 || (1e-7..1e17).contains(&a);
         match self.0 {
-            NumberRepr::I64(v) => buf.push_str(itoa::Buffer::new().format(v)),
-            NumberRepr::U64(v) => buf.push_str(itoa::Buffer::new().format(v)),
-            NumberRepr::I128(v) => buf.push_str(itoa::Buffer::new().format(v)),
-            NumberRepr::U128(v) => buf.push_str(itoa::Buffer::new().format(v)),
-            NumberRepr::F32(v) if v.is_finite() => {
-                buf.push_plain_from_scientific(ryu::Buffer::new().format_finite(v))
-            }
-            NumberRepr::F64(v) if v.is_finite() => {
-                buf.push_plain_from_scientific(ryu::Buffer::new().format_finite(v))
-            }
-            NumberRepr::F32(v) => buf.push_str(&v.to_string()),
-            NumberRepr::F64(v) => buf.push_str(&v.to_string()),
+            NumberRepr::I64(_) | NumberRepr::U64(_) => 20,
+            NumberRepr::I128(_) | NumberRepr::U128(_) => 40,
+            NumberRepr::F32(v) if in_range(v.abs() as f64) => PLAIN_FLOAT_MAX,
+            NumberRepr::F64(v) if in_range(v.abs()) => PLAIN_FLOAT_MAX,
+            _ => self.with_decimal(str::len),
         }
-        buf.as_str()
+    }
+
+    /// Calls `f` with the number's plain-decimal text, formatted on the stack.
+    ///
+    /// Integers come straight from `itoa`; floats from `ryu`'s shortest digits, used as they
+    /// are when ryu wrote no exponent (less a trailing `.0`), and rewritten as plain decimal
+    /// otherwise. Non-finite floats give `NaN` / `inf` / `-inf` (never sent: refused earlier).
+    pub(crate) fn with_decimal<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        fn float<R>(text: &str, f: impl FnOnce(&str) -> R) -> R {
+            if text.contains('e') {
+                let mut buf = DecimalBuf::new();
+                buf.push_plain_from_scientific(text);
+                f(buf.as_str())
+            } else {
+                f(text.strip_suffix(".0").unwrap_or(text))
+            }
+        }
+        match self.0 {
+            NumberRepr::I64(v) => f(itoa::Buffer::new().format(v)),
+            NumberRepr::U64(v) => f(itoa::Buffer::new().format(v)),
+            NumberRepr::I128(v) => f(itoa::Buffer::new().format(v)),
+            NumberRepr::U128(v) => f(itoa::Buffer::new().format(v)),
+            NumberRepr::F32(v) if v.is_finite() => float(ryu::Buffer::new().format_finite(v), f),
+            NumberRepr::F64(v) if v.is_finite() => float(ryu::Buffer::new().format_finite(v), f),
+            NumberRepr::F32(v) => f(&v.to_string()),
+            NumberRepr::F64(v) => f(&v.to_string()),
+        }
     }
 }
 
 impl fmt::Display for Number {
     /// Plain decimal, as sent on the wire (`NaN` and `inf` for non-finite floats).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.decimal(&mut DecimalBuf::new()))
+        self.with_decimal(|text| f.write_str(text))
     }
 }
 
