@@ -1,12 +1,16 @@
-//! Logging: each call runs in a `gamooga` span with `endpoint` and `company`, and user ids
-//! appear only at debug level.
+//! Logging: each call runs in a `gamooga` span with `endpoint` and `company`, user ids
+//! appear only at debug level, and a queue dropped without `shutdown` says what it left.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gamooga_core::{Client, CustomEvent, Properties, RetryPolicy};
+use std::future::Future;
+use std::pin::Pin;
+
+use gamooga_core::queue::{Deliver, Queue, QueueConfig};
+use gamooga_core::{Calls, Client, CustomEvent, Error, Properties, Request, RetryPolicy};
 use gamooga_emulator::Emulator;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -119,4 +123,50 @@ async fn spans_name_the_call_and_user_ids_stay_at_debug() {
             .any(|(level, l)| *level == Level::DEBUG && l.contains(user)),
         "{lines:?}"
     );
+}
+
+/// A deliverer whose calls never finish: everything accepted stays in flight or queued.
+struct Stuck;
+
+impl Deliver for Stuck {
+    fn deliver<'a>(
+        &'a self,
+        _: &'a Request,
+    ) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>> {
+        Box::pin(std::future::pending())
+    }
+}
+
+#[tokio::test]
+async fn dropping_a_queue_without_shutdown_warns_with_the_count_left_behind() {
+    let capture = Capture::default();
+    let _guard = tracing::subscriber::set_default(capture.clone());
+
+    let queue = Queue::new(
+        Stuck,
+        Calls::new("acme").unwrap(),
+        QueueConfig::default().concurrency(2),
+    )
+    .unwrap();
+    let event = CustomEvent::new("login", Properties::new().string("method", "sso"));
+    for _ in 0..5 {
+        queue.try_track("user-1", &event).unwrap();
+    }
+    let clone = queue.clone();
+    drop(queue);
+    assert!(
+        !capture.lines().iter().any(|(l, _)| *l == Level::WARN),
+        "a clone is still alive: no warning yet"
+    );
+    drop(clone);
+
+    let warnings: Vec<_> = capture
+        .lines()
+        .into_iter()
+        .filter(|(level, _)| *level == Level::WARN)
+        .map(|(_, line)| line)
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("left=5"), "{warnings:?}");
+    assert!(warnings[0].contains("shutdown"), "{warnings:?}");
 }
