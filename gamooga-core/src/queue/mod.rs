@@ -251,7 +251,7 @@ impl Queue {
                 match config.overflow {
                     Overflow::Wait => {
                         if waiting {
-                            st.room_waiters += 1;
+                            st.wait_for_room();
                         }
                         return Ok(Admit::Full(request));
                     }

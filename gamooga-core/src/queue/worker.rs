@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -50,6 +50,8 @@ pub(crate) struct State {
     pub(crate) idle: usize,
     /// Enqueues waiting for room registered since the last `Shared::room` notification.
     pub(crate) room_waiters: usize,
+    /// When the first of them registered.
+    pub(crate) room_since: Option<Instant>,
     /// The lowest mark a `flush` waits for (every id below it settled), if one waits; reset
     /// when the waiters are woken (they register again if not done).
     pub(crate) flush_mark: Option<u64>,
@@ -94,11 +96,49 @@ impl State {
         }
     }
 
-    /// Room was freed: true (once per registration) when an enqueue waits for it.
+    /// Registers an enqueue that waits on `Shared::room` (its `Notified` is enabled).
+    pub(crate) fn wait_for_room(&mut self) {
+        if self.room_waiters == 0 {
+            self.room_since = Some(Instant::now());
+        }
+        self.room_waiters += 1;
+    }
+
+    /// Wakes the enqueues waiting for room (true: notify `Shared::room`) whatever the room.
     pub(crate) fn take_room_waiters(&mut self) -> bool {
+        self.room_since = None;
         std::mem::take(&mut self.room_waiters) > 0
     }
+
+    /// After an attempt settled: whether to wake the enqueues waiting for room now.
+    ///
+    /// Waking a waiter per freed slot costs a task switch (a thread wake-up when it waits
+    /// outside the runtime's workers) per event while the queue is full, so waiters are
+    /// woken once room for a batch (`ROOM_BATCH`, at most a quarter of the capacity) is
+    /// free, or as soon as there is any room and no more is sure to follow soon: nothing in
+    /// flight, an attempt failed (`freed` false: a retry or a dead letter), or the first
+    /// waiter has waited `ROOM_WAIT` already.
+    fn room_for_waiters(&mut self, capacity: usize, freed: bool) -> bool {
+        if self.room_waiters == 0 {
+            return false;
+        }
+        let room = capacity.saturating_sub(self.held());
+        if room == 0 {
+            return false;
+        }
+        let batch = ROOM_BATCH.min(capacity / 4).max(1);
+        let wake = room >= batch
+            || !freed
+            || self.in_flight_count == 0
+            || self.room_since.is_none_or(|t| t.elapsed() >= ROOM_WAIT);
+        wake && self.take_room_waiters()
+    }
 }
+
+/// Free slots that wake enqueues waiting for room (see `State::room_for_waiters`).
+const ROOM_BATCH: usize = 32;
+/// The longest a waiting enqueue is kept waiting while room is free and attempts settle.
+const ROOM_WAIT: Duration = Duration::from_millis(1);
 
 /// What the handles and the tasks share.
 pub(crate) struct Shared {
@@ -138,6 +178,7 @@ impl Shared {
                 stopped: false,
                 idle: 0,
                 room_waiters: 0,
+                room_since: None,
                 flush_mark: None,
                 stats: QueueStats::default(),
                 latency: Histogram::new(),
@@ -390,7 +431,7 @@ fn settle_attempt(
             st.stats.delivered += 1;
             st.latency.record(e.accepted.elapsed());
             wakes.flush = st.settle(e.id);
-            wakes.room = st.take_room_waiters();
+            wakes.room = st.room_for_waiters(shared.config.capacity, true);
             #[cfg(feature = "spool")]
             if let Some(spool) = &shared.spool {
                 if e.spool_id != 0 {
@@ -413,6 +454,7 @@ fn settle_attempt(
                 tracing::debug!(attempt = e.attempts, error = %err, "gamooga queue: retrying");
                 st.stats.retried += 1;
                 st.waiting.insert((due, e.id), e);
+                wakes.room = st.room_for_waiters(shared.config.capacity, false);
                 // The scheduler may be sleeping until a later due time.
                 shared.wake_worker.notify_one();
             } else {
@@ -422,7 +464,7 @@ fn settle_attempt(
                 } else {
                     DeadLetterReason::Rejected
                 };
-                wakes.room = st.take_room_waiters();
+                wakes.room = st.room_for_waiters(shared.config.capacity, false);
                 *dead = Some((e, reason, err));
             }
         }
