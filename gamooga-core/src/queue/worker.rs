@@ -470,3 +470,127 @@ fn settle_attempt(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{CustomEvent, Properties};
+
+    struct Never;
+    impl Deliver for Never {
+        fn deliver<'a>(
+            &'a self,
+            _request: &'a Request,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Error>> + Send + 'a>>
+        {
+            Box::pin(std::future::pending())
+        }
+    }
+
+    fn shared(capacity: usize, concurrency: usize) -> Shared {
+        let config = QueueConfig::default()
+            .capacity(capacity)
+            .concurrency(concurrency);
+        Shared::new(Calls::new("acme").unwrap(), config, Arc::new(Never))
+    }
+
+    fn entry(shared: &Shared, id: u64) -> Entry {
+        let event = CustomEvent::new("e", Properties::new());
+        Entry {
+            id,
+            request: Arc::new(shared.calls.track("u", &event).unwrap()),
+            accepted: Instant::now(),
+            enqueued_at: SystemTime::now(),
+            first_attempt: None,
+            attempts: 0,
+            spool_id: 0,
+        }
+    }
+
+    /// A full queue of `capacity` ready events with `in_flight` of them in flight.
+    fn full(shared: &Shared, capacity: usize, in_flight: usize) -> MutexGuard<'_, State> {
+        let mut st = shared.lock();
+        for id in 1..=capacity as u64 {
+            let e = entry(shared, id);
+            st.outstanding.insert(id);
+            st.push_ready(e);
+        }
+        for slot in 0..in_flight {
+            assert!(start(&mut st, slot).unwrap().is_some());
+        }
+        st
+    }
+
+    /// Settles the event in `slot` as delivered; true when room waiters are woken.
+    fn deliver(st: &mut State, slot: usize, capacity: usize) -> bool {
+        let e = st.in_flight[slot].take().unwrap();
+        st.in_flight_count -= 1;
+        st.settle(e.id);
+        st.room_for_waiters(capacity, true)
+    }
+
+    #[test]
+    fn room_waiters_are_woken_per_batch_while_deliveries_succeed() {
+        let shared = shared(200, 40);
+        let mut st = full(&shared, 200, 40);
+        st.wait_for_room();
+        // However slow this thread is, the waiter has not waited `ROOM_WAIT` yet.
+        st.room_since = Some(Instant::now() + Duration::from_secs(3600));
+        let batch = ROOM_BATCH;
+        for slot in 0..batch - 1 {
+            assert!(!deliver(&mut st, slot, 200), "woken with room {}", slot + 1);
+        }
+        assert!(deliver(&mut st, batch - 1, 200));
+        assert_eq!(st.room_waiters, 0, "woken once");
+        assert!(!deliver(&mut st, batch, 200), "nobody waits any more");
+    }
+
+    #[test]
+    fn room_waiters_are_woken_at_once_when_no_more_room_is_sure_to_follow() {
+        // A failed attempt frees no room: wake on any room already free.
+        let shared = shared(200, 40);
+        let mut st = full(&shared, 200, 40);
+        assert!(!deliver(&mut st, 0, 200), "nobody waits yet");
+        st.wait_for_room();
+        st.room_since = Some(Instant::now() + Duration::from_secs(3600));
+        let e = st.in_flight[1].take().unwrap();
+        st.in_flight_count -= 1;
+        st.waiting.insert((Instant::now(), e.id), e);
+        assert!(st.room_for_waiters(200, false));
+
+        // The last attempt in flight settled (room 6 of 200, fewer than a batch).
+        let shared = self::shared(200, 40);
+        let mut st = full(&shared, 200, 1);
+        st.ready.truncate(194);
+        st.wait_for_room();
+        st.room_since = Some(Instant::now() + Duration::from_secs(3600));
+        assert!(deliver(&mut st, 0, 200));
+
+        // A small capacity wakes per slot.
+        let shared = self::shared(2, 2);
+        let mut st = full(&shared, 2, 2);
+        st.wait_for_room();
+        assert!(deliver(&mut st, 0, 2));
+
+        // The first waiter has waited ROOM_WAIT already.
+        let shared = self::shared(200, 40);
+        let mut st = full(&shared, 200, 40);
+        st.wait_for_room();
+        st.room_since = Some(Instant::now() - ROOM_WAIT);
+        assert!(deliver(&mut st, 0, 200));
+    }
+
+    #[test]
+    fn flush_waiters_are_woken_once_every_id_below_the_mark_is_settled() {
+        let shared = shared(10, 1);
+        let mut st = shared.lock();
+        st.outstanding.extend([1, 2, 3, 4]);
+        assert!(!st.settle(1), "nobody waits");
+        st.flush_mark = Some(4);
+        assert!(!st.settle(3), "2 is not settled");
+        assert!(!st.settle(3), "settled twice counts once");
+        assert!(st.settle(2), "every id below 4 is settled");
+        assert_eq!(st.flush_mark, None);
+        assert!(!st.settle(4));
+    }
+}
