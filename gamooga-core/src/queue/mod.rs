@@ -390,6 +390,11 @@ impl Queue {
     /// Queues a built request, waiting for room under [`Overflow::Wait`]; the other policies
     /// behave as in [`try_enqueue`](Self::try_enqueue). With a spool, the event is durable
     /// when this returns.
+    ///
+    /// While deliveries succeed, a waiting enqueue is woken once room for a batch of events
+    /// is free (up to 32, or a quarter of the capacity), not at the first free slot, which
+    /// saves a task switch per event when the queue stays full; it is woken as soon as any
+    /// room is free when an attempt fails, nothing is left in flight, or it has waited 1 ms.
     pub async fn enqueue(&self, request: Request) -> Result<(), EnqueueError> {
         let mut request = request;
         loop {
