@@ -5,6 +5,8 @@
 //! - the endpoint's own limit as `wrk` measures it (skipped, and said so, when `wrk` is
 //!   missing: `apt-get install -y wrk`), and
 //! - a sequential loop sending one call at a time,
+//! - the same calls sent without a queue by as many tasks as the queue's concurrency (the
+//!   client's and the emulator's own cost, which bounds any queue on this machine),
 //!
 //! and measures the queue's memory per held event beyond the request's encoded size.
 
@@ -71,6 +73,29 @@ async fn queue_rate(client: &Client, emu: &Emulator, events: u64, concurrency: u
     assert_eq!(report.delivered, events, "{report:?}");
     assert!(emu.count("evwid") - before >= events as usize);
     events as f64 / elapsed.as_secs_f64()
+}
+
+/// The same calls without a queue: `tasks` tasks each sending its share one at a time with
+/// `send_once`. The client and the emulator on this machine bound any queue at about this.
+async fn direct_rate(client: &Client, events: u64, tasks: u64) -> f64 {
+    let start = Instant::now();
+    let mut set = tokio::task::JoinSet::new();
+    for t in 0..tasks {
+        let client = client.clone();
+        set.spawn(async move {
+            for seq in (t..events).step_by(tasks as usize) {
+                let request = client
+                    .calls()
+                    .track(&format!("user-{}", seq % 100), &event(seq))
+                    .expect("valid");
+                client.send_once(&request).await.expect("delivered");
+            }
+        });
+    }
+    while let Some(done) = set.join_next().await {
+        done.expect("a sender task");
+    }
+    events as f64 / start.elapsed().as_secs_f64()
 }
 
 async fn sequential_rate(client: &Client, events: u64) -> f64 {
@@ -182,6 +207,14 @@ fn main() {
         println!(
             "queue: {EVENTS} events at the default concurrency ({}): {queued:.0} events/s",
             QueueConfig::DEFAULT_CONCURRENCY
+        );
+
+        let concurrency = QueueConfig::DEFAULT_CONCURRENCY as u64;
+        let direct = direct_rate(&client, EVENTS / 2, concurrency).await;
+        println!(
+            "no queue: {concurrency} tasks calling send_once, {} calls: {direct:.0} calls/s; ratio queue / no queue: {:.0}%",
+            EVENTS / 2,
+            100.0 * queued / direct
         );
 
         let sequential = sequential_rate(&client, 5_000).await;

@@ -38,7 +38,7 @@ pub use stats::{Latency, QueueStats, ShutdownReport};
 use crate::call::{Calls, Request};
 use crate::error::{Error, InvalidInput};
 use crate::event::{Event, VisitorProperties};
-use worker::{Entry, Shared};
+use worker::{Entry, Shared, Wakes};
 
 /// Sends one request once: the queue's view of a transport. The queue does the retrying.
 ///
@@ -233,10 +233,13 @@ impl Queue {
         false
     }
 
-    fn admit(&self, request: Request) -> Result<Admit, EnqueueError> {
+    /// Admits `request` if there is room. `waiting`: the caller waits on `Shared::room` when
+    /// full (it registered its `Notified` before calling).
+    fn admit(&self, request: Request, waiting: bool) -> Result<Admit, EnqueueError> {
         let shared = self.shared();
         let config = &shared.config;
         let mut evicted = None;
+        let mut wakes = Wakes::default();
         let admitted = {
             let mut st = shared.lock();
             if st.closed {
@@ -246,7 +249,12 @@ impl Queue {
             }
             if st.held() >= config.capacity {
                 match config.overflow {
-                    Overflow::Wait => return Ok(Admit::Full(request)),
+                    Overflow::Wait => {
+                        if waiting {
+                            st.wait_for_room();
+                        }
+                        return Ok(Admit::Full(request));
+                    }
                     Overflow::Refuse => {
                         st.stats.refused += 1;
                         return Err(EnqueueError::Full {
@@ -290,16 +298,18 @@ impl Queue {
                 Admit::Reserved(id, request)
             } else {
                 st.stats.enqueued += 1;
-                st.ready.push_back(new_entry(id, request));
+                if st.push_ready(new_entry(id, request)) {
+                    wakes.work = 1;
+                }
                 Admit::Done
             }
         };
         if let Some(e) = evicted {
             let id = e.id;
             shared.dead_letter(e, DeadLetterReason::Overflow, None);
-            shared.lock().outstanding.remove(&id);
+            wakes.flush = shared.lock().settle(id);
         }
-        shared.signal();
+        shared.wake(wakes);
         Ok(admitted)
     }
 
@@ -313,6 +323,7 @@ impl Queue {
         written: Result<i64, String>,
     ) -> Result<(), EnqueueError> {
         let shared = self.shared();
+        let mut wakes = Wakes::default();
         let result = {
             let mut st = shared.lock();
             st.reserved -= 1;
@@ -322,11 +333,14 @@ impl Queue {
                     let mut e = new_entry(id, request);
                     e.enqueued_at = enqueued_at;
                     e.spool_id = row;
-                    st.ready.push_back(e);
+                    if st.push_ready(e) {
+                        wakes.work = 1;
+                    }
                     Ok(())
                 }
                 Err(message) => {
-                    st.outstanding.remove(&id);
+                    wakes.flush = st.settle(id);
+                    wakes.room = st.take_room_waiters();
                     Err(EnqueueError::Spool {
                         request: Box::new(request),
                         message,
@@ -334,7 +348,7 @@ impl Queue {
                 }
             }
         };
-        shared.signal();
+        shared.wake(wakes);
         result
     }
 
@@ -348,7 +362,7 @@ impl Queue {
     /// With a spool, the event is durable when this returns, so this call waits for the
     /// spool's commit (group commit with other enqueues; typically a millisecond or two).
     pub fn try_enqueue(&self, request: Request) -> Result<(), EnqueueError> {
-        match self.admit(request)? {
+        match self.admit(request, false)? {
             Admit::Done => Ok(()),
             Admit::Full(request) => {
                 self.shared().lock().stats.refused += 1;
@@ -376,13 +390,18 @@ impl Queue {
     /// Queues a built request, waiting for room under [`Overflow::Wait`]; the other policies
     /// behave as in [`try_enqueue`](Self::try_enqueue). With a spool, the event is durable
     /// when this returns.
+    ///
+    /// While deliveries succeed, a waiting enqueue is woken once room for a batch of events
+    /// is free (up to 32, or a quarter of the capacity), not at the first free slot, which
+    /// saves a task switch per event when the queue stays full; it is woken as soon as any
+    /// room is free when an attempt fails, nothing is left in flight, or it has waited 1 ms.
     pub async fn enqueue(&self, request: Request) -> Result<(), EnqueueError> {
         let mut request = request;
         loop {
-            let notified = self.shared().changed.notified();
+            let notified = self.shared().room.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            match self.admit(request)? {
+            match self.admit(request, true)? {
                 Admit::Done => return Ok(()),
                 Admit::Full(back) => {
                     request = back;
@@ -501,11 +520,13 @@ impl Queue {
             tokio::pin!(notified);
             notified.as_mut().enable();
             {
-                let st = shared.lock();
+                let mut st = shared.lock();
                 let done = st.outstanding.first().is_none_or(|&min| min >= below);
-                if done || (st.stopped && st.in_flight.is_empty()) {
+                if done || (st.stopped && st.in_flight_count == 0) {
                     return;
                 }
+                // Settlements wake flush waiters only once the lowest mark is reached.
+                st.flush_mark = Some(st.flush_mark.map_or(below, |m| m.min(below)));
             }
             notified.await;
         }
@@ -527,7 +548,8 @@ impl Queue {
             st.stopped = true;
             let mut left: Vec<Entry> = st.ready.drain(..).collect();
             left.extend(std::mem::take(&mut st.waiting).into_values());
-            left.extend(st.in_flight.drain().map(|(_, e)| e));
+            left.extend(st.in_flight.iter_mut().filter_map(Option::take));
+            st.in_flight_count = 0;
             left
         };
         shared.signal();
@@ -549,7 +571,7 @@ impl Queue {
                 abandoned += 1;
                 shared.dead_letter(e, DeadLetterReason::ShutdownDeadline, None);
             }
-            shared.lock().outstanding.remove(&id);
+            shared.lock().settle(id);
         }
         #[cfg(feature = "spool")]
         if let Some(spool) = &shared.spool {
@@ -576,7 +598,7 @@ impl Queue {
     pub fn stats(&self) -> QueueStats {
         let st = self.shared().lock();
         let mut s = st.stats.clone();
-        s.in_flight = st.in_flight.len() as u64;
+        s.in_flight = st.in_flight_count as u64;
         s.waiting_retry = st.waiting.len() as u64;
         s.depth = st.held() as u64;
         s.latency = st.latency.latency();
