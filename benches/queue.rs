@@ -2,8 +2,8 @@
 //!
 //! Run: `cargo bench --bench queue` (a program that prints figures, not a criterion bench).
 //! It pushes 100,000 events through a queue and prints events/s, then compares with
-//! - the endpoint's own limit as `wrk` measures it (skipped, and said so, when `wrk` is
-//!   missing: `apt-get install -y wrk`), and
+//! - the endpoint's own limit as `wrk` measures it (installed with `apt-get install -y wrk`
+//!   when missing; skipped, and said so, when that fails), and
 //! - a sequential loop sending one call at a time,
 //! - the same calls sent without a queue by as many tasks as the queue's concurrency (the
 //!   client's and the emulator's own cost, which bounds any queue on this machine),
@@ -110,7 +110,30 @@ async fn sequential_rate(client: &Client, events: u64) -> f64 {
     events as f64 / start.elapsed().as_secs_f64()
 }
 
+/// Whether `wrk` can be run, installing it from Debian's packages when it is missing.
+fn ensure_wrk() -> bool {
+    let found = || {
+        std::process::Command::new("wrk")
+            .arg("--version")
+            .output()
+            .is_ok()
+    };
+    if found() {
+        return true;
+    }
+    println!("wrk is missing: apt-get install -y wrk");
+    let installed = std::process::Command::new("apt-get")
+        .args(["install", "-y", "-q", "wrk"])
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status()
+        .is_ok_and(|s| s.success());
+    installed && found()
+}
+
 fn wrk_rate(url: &str, connections: usize) -> Option<f64> {
+    if !ensure_wrk() {
+        return None;
+    }
     let out = std::process::Command::new("wrk")
         .args(["-t1", &format!("-c{connections}"), "-d4s", "--latency", url])
         .output()
@@ -247,7 +270,9 @@ fn main() {
                 QueueConfig::DEFAULT_CONCURRENCY,
                 100.0 * queued / wrk
             ),
-            None => println!("wrk is not installed (apt-get install -y wrk): queue / wrk ratio skipped"),
+            None => println!(
+                "wrk could not be installed or run (apt-get install -y wrk): queue / wrk ratio skipped"
+            ),
         }
     });
 }
