@@ -233,7 +233,7 @@ impl Calls {
         event: &E,
     ) -> Result<Request, InvalidInput> {
         let head = Head::new(self, "u", user_id, InvalidInput::EmptyUserId, event)?;
-        let sets = head.size_sets(event, EVENT_KEYS)?;
+        let sets = size(EVENT_KEYS, |w| event.write_properties(w))?;
         const PATH: &str = "/evwid/?";
         let fixed = PATH.len() + head.len + head.tm_len();
         let post = match self.evwid_mode {
@@ -278,7 +278,7 @@ impl Calls {
         event: &E,
     ) -> Result<Request, InvalidInput> {
         let head = Head::new(self, "v", visitor_id, InvalidInput::EmptyVisitorId, event)?;
-        let sets = head.size_sets(event, EVENT_KEYS)?;
+        let sets = size(EVENT_KEYS, |w| event.write_properties(w))?;
         let mut query = String::with_capacity(head.len + sets.max + head.tm_len());
         head.write(&mut query);
         event.write_properties(&mut QueryProperties::new(EVENT_KEYS, &mut query))?;
@@ -299,19 +299,12 @@ impl Calls {
         event: &E,
         visitor: &P,
     ) -> Result<Request, InvalidInput> {
-        // evvprwid puts the event name first: e, c, u.
         let head = Head::new(self, "u", user_id, InvalidInput::EmptyUserId, event)?;
-        let event_sets = head.size_sets(event, EVVPR_EVENT_KEYS)?;
-        let mut visitor_sets = QuerySizer::new(EVVPR_VISITOR_KEYS);
-        visitor.write_properties(&mut visitor_sets)?;
+        let event_sets = size(EVVPR_EVENT_KEYS, |w| event.write_properties(w))?;
+        let visitor_sets = size(EVVPR_VISITOR_KEYS, |w| visitor.write_properties(w))?;
         let mut query =
             String::with_capacity(head.len + event_sets.max + visitor_sets.max + head.tm_len());
-        query.push_str("e=");
-        encode_into(&mut query, head.event);
-        query.push_str("&c=");
-        encode_into(&mut query, &self.company);
-        query.push_str("&u=");
-        encode_into(&mut query, head.id);
+        head.write_event_first(&mut query);
         event.write_properties(&mut QueryProperties::new(EVVPR_EVENT_KEYS, &mut query))?;
         visitor.write_properties(&mut QueryProperties::new(EVVPR_VISITOR_KEYS, &mut query))?;
         head.write_tm(&mut query);
@@ -333,8 +326,7 @@ impl Calls {
         if visitor_id.is_empty() {
             return Err(InvalidInput::EmptyVisitorId);
         }
-        let mut sets = QuerySizer::new(VPR_KEYS);
-        properties.write_properties(&mut sets)?;
+        let sets = size(VPR_KEYS, |w| properties.write_properties(w))?;
         if sets.count == 0 {
             return Err(InvalidInput::NoProperties);
         }
@@ -397,6 +389,16 @@ impl Calls {
     }
 }
 
+/// Validates and bounds the property sets that `write` writes (an event's or a visitor's).
+fn size(
+    keys: SetKeys,
+    write: impl FnOnce(&mut QuerySizer) -> Result<(), InvalidInput>,
+) -> Result<QuerySizer, InvalidInput> {
+    let mut sizer = QuerySizer::new(keys);
+    write(&mut sizer)?;
+    Ok(sizer)
+}
+
 /// The single parameters of an event call, validated and sized: `c`, `u` or `v`, `e`, `tm`.
 struct Head<'a> {
     company: &'a str,
@@ -439,17 +441,6 @@ impl<'a> Head<'a> {
         })
     }
 
-    /// Validates and sizes the event's property sets.
-    fn size_sets<E: Event + ?Sized>(
-        &self,
-        event: &E,
-        keys: SetKeys,
-    ) -> Result<QuerySizer, InvalidInput> {
-        let mut sizer = QuerySizer::new(keys);
-        event.write_properties(&mut sizer)?;
-        Ok(sizer)
-    }
-
     /// Bytes of `&tm=...`.
     fn tm_len(&self) -> usize {
         "&tm=".len() + itoa::Buffer::new().format(self.tm).len()
@@ -464,6 +455,18 @@ impl<'a> Head<'a> {
         encode_into(out, self.id);
         out.push_str("&e=");
         encode_into(out, self.event);
+    }
+
+    /// `e=..&c=..&u=..`: the order of `evvprwid`, which puts the event name first.
+    fn write_event_first(&self, out: &mut String) {
+        out.push_str("e=");
+        encode_into(out, self.event);
+        out.push_str("&c=");
+        encode_into(out, self.company);
+        out.push('&');
+        out.push_str(self.id_key);
+        out.push('=');
+        encode_into(out, self.id);
     }
 
     fn write_tm(&self, out: &mut String) {

@@ -33,7 +33,9 @@ impl DataType {
     /// The wire code: `"s"`, `"n"` or `"b"`.
     ///
     /// ```
-    /// assert_eq!(gamooga_core::DataType::Number.code(), "n");
+    /// use gamooga_core::DataType;
+    /// assert_eq!(DataType::Number.code(), "n");
+    /// assert_eq!(DataType::from_code("n"), Some(DataType::Number));
     /// ```
     pub const fn code(self) -> &'static str {
         match self {
@@ -82,18 +84,6 @@ impl Number {
             NumberRepr::F32(f) => f.is_finite(),
             NumberRepr::F64(f) => f.is_finite(),
             _ => true,
-        }
-    }
-
-    /// The number as an `f64` (lossy for large integers).
-    pub fn as_f64(&self) -> f64 {
-        match self.0 {
-            NumberRepr::I64(v) => v as f64,
-            NumberRepr::U64(v) => v as f64,
-            NumberRepr::I128(v) => v as f64,
-            NumberRepr::U128(v) => v as f64,
-            NumberRepr::F32(v) => v as f64,
-            NumberRepr::F64(v) => v,
         }
     }
 
