@@ -127,6 +127,34 @@ pub struct RecordedCall {
 }
 
 impl RecordedCall {
+    /// A call as it arrived (method, path, query, body), before anything is decoded:
+    /// endpoint empty, no decoded fields, status 200, no rejection or fault.
+    pub(crate) fn arrived(
+        method: String,
+        path: String,
+        raw_query: String,
+        body: Option<String>,
+    ) -> Self {
+        RecordedCall {
+            seq: 0,
+            endpoint: String::new(),
+            method,
+            path,
+            raw_query,
+            body,
+            company: None,
+            user_id: None,
+            visitor_id: None,
+            event: None,
+            event_properties: Vec::new(),
+            visitor_properties: Vec::new(),
+            tm: None,
+            status: 200,
+            rejection: None,
+            fault: None,
+        }
+    }
+
     /// Whether this call was answered 200 (accepted, no failing fault).
     pub fn is_accepted(&self) -> bool {
         self.status == 200
@@ -326,27 +354,18 @@ impl StoredCall {
     /// The call with its decoded fields, as [`RecordedCall`].
     pub(crate) fn expand(&self) -> RecordedCall {
         let method = self.method.as_str();
-        let mut call = RecordedCall {
-            seq: self.seq,
-            endpoint: String::new(),
-            method: method.to_owned(),
-            path: self.path.as_deref().unwrap_or_default().to_owned(),
-            raw_query: self.raw_query.to_string(),
-            body: self
-                .body
+        let mut call = RecordedCall::arrived(
+            method.to_owned(),
+            self.path.as_deref().unwrap_or_default().to_owned(),
+            self.raw_query.to_string(),
+            self.body
                 .as_ref()
                 .map(|b| String::from_utf8_lossy(b).into_owned()),
-            company: None,
-            user_id: None,
-            visitor_id: None,
-            event: None,
-            event_properties: Vec::new(),
-            visitor_properties: Vec::new(),
-            tm: None,
-            status: self.status,
-            rejection: self.rejection.as_deref().map(str::to_owned),
-            fault: self.fault.as_deref().map(str::to_owned),
-        };
+        );
+        call.seq = self.seq;
+        call.status = self.status;
+        call.rejection = self.rejection.as_deref().map(str::to_owned);
+        call.fault = self.fault.as_deref().map(str::to_owned);
         match self.origin {
             Origin::Backend(ep) => {
                 call.endpoint = ep.name().to_owned();
@@ -476,24 +495,9 @@ mod tests {
     }
 
     fn call(endpoint: &str) -> RecordedCall {
-        RecordedCall {
-            seq: 0,
-            endpoint: endpoint.into(),
-            method: "GET".into(),
-            path: endpoint.to_owned(),
-            raw_query: String::new(),
-            body: None,
-            company: None,
-            user_id: None,
-            visitor_id: None,
-            event: None,
-            event_properties: vec![],
-            visitor_properties: vec![],
-            tm: None,
-            status: 200,
-            rejection: None,
-            fault: None,
-        }
+        let mut call = RecordedCall::arrived("GET".into(), endpoint.into(), String::new(), None);
+        call.endpoint = endpoint.into();
+        call
     }
 
     #[test]

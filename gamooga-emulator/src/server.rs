@@ -159,24 +159,12 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Answer, D
             )
         }
     };
-    let call = RecordedCall {
-        seq: 0,
-        endpoint: String::new(),
+    let call = RecordedCall::arrived(
         method,
         path,
         raw_query,
-        body: (!body.is_empty()).then(|| String::from_utf8_lossy(&body).into_owned()),
-        company: None,
-        user_id: None,
-        visitor_id: None,
-        event: None,
-        event_properties: Vec::new(),
-        visitor_properties: Vec::new(),
-        tm: None,
-        status: 200,
-        rejection: None,
-        fault: None,
-    };
+        (!body.is_empty()).then(|| String::from_utf8_lossy(&body).into_owned()),
+    );
     let json_body = content_type
         .as_deref()
         .is_some_and(validate::is_json_content_type);
