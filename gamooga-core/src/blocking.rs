@@ -2,8 +2,12 @@
 //!
 //! A [`blocking::Client`](Client) owns a small tokio runtime (one worker thread) that runs
 //! the queue's worker in the background; its call methods block the calling thread until
-//! Gamooga answers. Do not call them from inside an async runtime: they return an
-//! [`Error::Config`] there instead of blocking a runtime thread.
+//! Gamooga answers. Do not call them from a thread of a tokio runtime: the client's calls
+//! return an [`Error::Config`] there instead of blocking it, and the queue's waiting
+//! [`enqueue`](Queue::enqueue) acts as [`try_enqueue`](Queue::try_enqueue). That includes
+//! the runtime's blocking pool (`spawn_blocking`, `block_in_place`), which tokio does not let
+//! a library tell apart; from there, use [`Client::as_async`] with `Handle::block_on`, or the
+//! async API directly.
 //!
 //! ```
 //! use std::sync::Arc;

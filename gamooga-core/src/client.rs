@@ -185,24 +185,17 @@ impl Client {
             let start = Instant::now();
             let mut attempt = 1;
             loop {
-                match self.attempt(request).await {
+                let error = match self.attempt(request).await {
                     Ok(response) => return Ok(response),
-                    Err(error) if retry.should_retry(&error, attempt, start.elapsed()) => {
-                        let wait = retry.backoff(attempt, retry_after(&error));
-                        if !within_budget(retry, start, wait) {
-                            tracing::warn!(
-                                attempts = attempt,
-                                %error,
-                                ?wait,
-                                "the next retry would pass the retry time budget; giving up"
-                            );
-                            return Err(with_attempts(error, attempt));
-                        }
+                    Err(error) => error,
+                };
+                match retry.retry_delay(&error, attempt, start.elapsed()) {
+                    Some(wait) => {
                         tracing::info!(attempt, ?wait, %error, "attempt failed; retrying");
                         tokio::time::sleep(wait).await;
                         attempt += 1;
                     }
-                    Err(error) => {
+                    None => {
                         if error.is_retryable() {
                             tracing::warn!(attempts = attempt, %error, "giving up");
                         }
@@ -368,7 +361,15 @@ impl Client {
         } else {
             Arc::from(inner.config_base.as_str())
         };
-        let url = format!("{base}{}", request.path_and_query());
+        // base + path + ? + query, built once (the query can be 2 KB).
+        let mut url =
+            String::with_capacity(base.len() + request.path().len() + 1 + request.query().len());
+        url.push_str(&base);
+        url.push_str(request.path());
+        if !request.query().is_empty() {
+            url.push('?');
+            url.push_str(request.query());
+        }
         tracing::debug!(method = request.method().as_str(), url = %url, "sending");
         let http = HttpRequest::new(request.method(), url, request.body().map(str::to_owned));
         let outcome = transport::exchange(&*inner.transport, http, inner.timeout).await;
@@ -403,20 +404,6 @@ fn parse_identify(body: &[u8]) -> Result<String> {
     match value.get("vid").and_then(|v| v.as_str()) {
         Some(vid) if !vid.is_empty() => Ok(vid.to_owned()),
         _ => Err(decode("the answer has no visitor id (`vid`)")),
-    }
-}
-
-/// Whether waiting `wait` more still ends within the policy's total time budget.
-fn within_budget(retry: &RetryPolicy, start: Instant, wait: Duration) -> bool {
-    retry
-        .max_elapsed
-        .is_none_or(|max| start.elapsed().saturating_add(wait) < max)
-}
-
-fn retry_after(error: &Error) -> Option<Duration> {
-    match error {
-        Error::Http { retry_after, .. } => *retry_after,
-        _ => None,
     }
 }
 

@@ -64,7 +64,7 @@ pub enum InvalidInput {
 /// The error of a Gamooga call.
 ///
 /// Use [`Error::is_retryable`] instead of matching messages.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The input was refused before anything was sent.
@@ -139,6 +139,16 @@ impl Error {
             Error::Http { status, .. } => is_retryable_status(*status),
             Error::Connection { .. } | Error::Timeout { .. } => true,
             _ => false,
+        }
+    }
+}
+
+impl Error {
+    /// The delay the server asked for in `Retry-After`, if this is an HTTP error with one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::Http { retry_after, .. } => *retry_after,
+            _ => None,
         }
     }
 }

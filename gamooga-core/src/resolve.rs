@@ -88,20 +88,9 @@ impl fmt::Display for Backend {
 
 fn invalid(value: &str, reason: impl Into<String>) -> Error {
     Error::InvalidBackend {
-        value: truncate(value, MAX_QUOTED).to_owned(),
+        value: transport::truncate(value, MAX_QUOTED).to_owned(),
         reason: reason.into(),
     }
-}
-
-fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 fn parse_backend(value: &str) -> std::result::Result<Backend, String> {
@@ -375,7 +364,7 @@ impl Resolver {
         }
         if now_generation != generation {
             if let Some(error) = &self.state().last_error {
-                return Err(duplicate(error));
+                return Err(error.clone());
             }
         }
 
@@ -409,7 +398,7 @@ impl Resolver {
                     Ok(base.clone())
                 }
                 None => {
-                    state.last_error = Some(duplicate(&error));
+                    state.last_error = Some(error.clone());
                     Err(error)
                 }
             },
@@ -432,42 +421,6 @@ impl Resolver {
     /// Notes an answer from the backend (whatever its status).
     pub(crate) fn report_answer(&self) {
         self.state().failures = 0;
-    }
-}
-
-/// A copy of an error, for the callers that waited on a failed fetch.
-fn duplicate(error: &Error) -> Error {
-    match error {
-        Error::InvalidInput(e) => Error::InvalidInput(e.clone()),
-        Error::Http {
-            status,
-            body,
-            attempts,
-            retry_after,
-        } => Error::Http {
-            status: *status,
-            body: body.clone(),
-            attempts: *attempts,
-            retry_after: *retry_after,
-        },
-        Error::Connection { message, attempts } => Error::Connection {
-            message: message.clone(),
-            attempts: *attempts,
-        },
-        Error::Timeout { timeout, attempts } => Error::Timeout {
-            timeout: *timeout,
-            attempts: *attempts,
-        },
-        Error::InvalidBackend { value, reason } => Error::InvalidBackend {
-            value: value.clone(),
-            reason: reason.clone(),
-        },
-        Error::Decode { call, reason, body } => Error::Decode {
-            call,
-            reason: reason.clone(),
-            body: body.clone(),
-        },
-        Error::Config(m) => Error::Config(m.clone()),
     }
 }
 

@@ -113,11 +113,42 @@ impl RetryPolicy {
     }
 
     /// Whether to try again after `error` on attempt number `attempt` (1 = the first), with
-    /// `elapsed` since the first attempt.
+    /// `elapsed` since the first attempt, not counting the wait: see
+    /// [`retry_delay`](Self::retry_delay), which also keeps the wait within the budget.
     pub fn should_retry(&self, error: &Error, attempt: u32, elapsed: Duration) -> bool {
         error.is_retryable()
             && attempt < self.max_attempts
             && self.max_elapsed.is_none_or(|max| elapsed < max)
+    }
+
+    /// How long to wait before retrying after `error` on attempt number `attempt`, `elapsed`
+    /// after the first attempt; `None` when not to retry: the error is not retryable, the
+    /// attempts are used up, or the wait (the server's `Retry-After`, capped, or the jittered
+    /// backoff) would end past [`max_elapsed`](Self::max_elapsed). The client and the queue
+    /// both decide with this.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use gamooga_core::{retry::RetryPolicy, Error};
+    /// let policy = RetryPolicy::default().max_elapsed(Some(Duration::from_secs(30)));
+    /// let busy = |secs| Error::Http {
+    ///     status: 429,
+    ///     body: String::new(),
+    ///     attempts: 1,
+    ///     retry_after: Some(Duration::from_secs(secs)),
+    /// };
+    /// assert_eq!(policy.retry_delay(&busy(5), 1, Duration::ZERO), Some(Duration::from_secs(5)));
+    /// // Waiting 5 s more would end past the 30 s budget.
+    /// assert_eq!(policy.retry_delay(&busy(5), 1, Duration::from_secs(26)), None);
+    /// ```
+    pub fn retry_delay(&self, error: &Error, attempt: u32, elapsed: Duration) -> Option<Duration> {
+        if !self.should_retry(error, attempt, elapsed) {
+            return None;
+        }
+        let wait = self.backoff(attempt, error.retry_after());
+        self.max_elapsed
+            .is_none_or(|max| elapsed.saturating_add(wait) < max)
+            .then_some(wait)
     }
 }
 

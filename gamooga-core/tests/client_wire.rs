@@ -141,23 +141,47 @@ async fn an_error_quotes_at_most_512_bytes_of_the_body() {
 
 #[tokio::test]
 async fn garbage_answers_are_errors_not_panics() {
-    for answer in [
-        &b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\n\xff\xfe{]"[..],
-        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}",
-        b"not http at all\r\n\r\n",
-        b"HTTP/1.1 302 Found\r\nlocation: http://127.0.0.1:1/\r\ncontent-length: 0\r\n\r\n",
-        b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nshort",
+    #[derive(Debug, PartialEq)]
+    enum Kind {
+        Decode,
+        Connection,
+        Redirect,
+    }
+    for (answer, expected) in [
+        (
+            &b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\n\xff\xfe{]"[..],
+            Kind::Decode,
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}",
+            Kind::Decode,
+        ),
+        (b"not http at all\r\n\r\n", Kind::Connection),
+        (
+            b"HTTP/1.1 302 Found\r\nlocation: http://127.0.0.1:1/\r\ncontent-length: 0\r\n\r\n",
+            Kind::Redirect,
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nshort",
+            Kind::Connection,
+        ),
     ] {
         let (backend, server) = one_shot(answer.to_vec()).await;
         let client = client_for(&backend).build().unwrap();
         let result = client.identify("u").await;
         let err = result.expect_err(&String::from_utf8_lossy(answer));
-        match &err {
-            Error::Decode { call: "id", .. }
-            | Error::Connection { .. }
-            | Error::Http { status: 302, .. } => {}
+        let kind = match &err {
+            Error::Decode { call: "id", .. } => Kind::Decode,
+            Error::Connection { .. } => Kind::Connection,
+            Error::Http { status: 302, .. } => Kind::Redirect,
             other => panic!("{}: {other:?}", String::from_utf8_lossy(answer)),
-        }
+        };
+        assert_eq!(
+            kind,
+            expected,
+            "{}: {err:?}",
+            String::from_utf8_lossy(answer)
+        );
         server.await.unwrap();
     }
 }

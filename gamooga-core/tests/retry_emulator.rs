@@ -170,7 +170,7 @@ async fn timeouts_are_retried() {
 }
 
 #[tokio::test]
-async fn a_timeout_without_retries_is_a_timeout_error() {
+async fn timeouts_that_outlast_the_retries_are_a_timeout_error() {
     let emu = Emulator::start().await.unwrap();
     let client = Client::builder("acme")
         .config_url(emu.config_url())

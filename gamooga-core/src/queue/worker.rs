@@ -445,12 +445,8 @@ fn settle_attempt(
             }
             let policy = &shared.config.retry;
             let elapsed = e.first_attempt.map(|t| t.elapsed()).unwrap_or_default();
-            if policy.should_retry(&err, e.attempts, elapsed) {
-                let retry_after = match &err {
-                    Error::Http { retry_after, .. } => *retry_after,
-                    _ => None,
-                };
-                let due = Instant::now() + policy.backoff(e.attempts, retry_after);
+            if let Some(wait) = policy.retry_delay(&err, e.attempts, elapsed) {
+                let due = Instant::now() + wait;
                 tracing::debug!(attempt = e.attempts, error = %err, "gamooga queue: retrying");
                 st.stats.retried += 1;
                 st.waiting.insert((due, e.id), e);

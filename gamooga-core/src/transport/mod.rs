@@ -154,15 +154,20 @@ pub(crate) const MAX_SNIPPET_BYTES: usize = 512;
 /// decoded, cut at a character boundary.
 pub(crate) fn body_snippet(body: &[u8]) -> String {
     let head = &body[..body.len().min(MAX_SNIPPET_BYTES)];
-    let mut text = String::from_utf8_lossy(head).into_owned();
-    if text.len() > MAX_SNIPPET_BYTES {
-        let mut end = MAX_SNIPPET_BYTES;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
+    // Lossy decoding may grow the text (U+FFFD is 3 bytes): cut it again to the limit.
+    truncate(&String::from_utf8_lossy(head), MAX_SNIPPET_BYTES).to_owned()
+}
+
+/// The longest start of `s` of at most `max` bytes that ends on a char boundary.
+pub(crate) fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
     }
-    text
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 /// One attempt: sends `request` with an overall `timeout` and maps the outcome to the SDK's
