@@ -384,6 +384,35 @@ async fn final_failures_are_dead_lettered_with_their_reason() {
 }
 
 #[tokio::test]
+async fn a_panicking_dead_letter_hook_stalls_nothing() {
+    let fake = Fake::new();
+    let hooked = Arc::new(Mutex::new(0));
+    let seen = hooked.clone();
+    let config = QueueConfig::default()
+        .concurrency(1)
+        .retry(fast_retry())
+        .dead_letter(move |_| {
+            *seen.lock().unwrap() += 1;
+            panic!("a bug in the user's hook");
+        });
+    let queue = Queue::new(fake.clone(), calls(), config).unwrap();
+    fake.script("bad", Script::Always(400));
+    queue.try_track("bad", &event()).unwrap();
+    queue.try_track("fine", &event()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), queue.flush())
+        .await
+        .expect("flush returns although the hook panicked");
+    assert_eq!(*hooked.lock().unwrap(), 1);
+    assert_eq!(fake.delivered(), ["fine"]);
+    // The single delivery task is still alive.
+    queue.try_track("later", &event()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), queue.flush())
+        .await
+        .unwrap();
+    assert_eq!(fake.delivered(), ["fine", "later"]);
+}
+
+#[tokio::test]
 async fn retry_after_is_honoured() {
     let fake = Fake::new();
     let (config, _dead) = config();

@@ -139,8 +139,10 @@ impl QueueConfig {
         self
     }
 
-    /// Sets the dead-letter hook, called (on the queue's worker, so keep it short) with every
-    /// event the queue drops or gives up on.
+    /// Sets the dead-letter hook, called with every event the queue drops or gives up on. It
+    /// runs on whichever task settles the event (a delivery task, an enqueue that overflowed,
+    /// or `shutdown`), never under the queue's lock, so keep it short; a panic in it is
+    /// caught and logged.
     pub fn dead_letter<F>(mut self, hook: F) -> Self
     where
         F: Fn(DeadLetter) + Send + Sync + 'static,

@@ -409,14 +409,29 @@ impl Queue {
                 }
                 #[cfg(feature = "spool")]
                 Admit::Reserved(id, request) => {
-                    let now = SystemTime::now();
-                    let spool = self
-                        .shared()
-                        .spool
-                        .as_ref()
-                        .expect("reserved only with a spool");
-                    let written = spool.insert(&request, now).await;
-                    return self.commit(id, request, now, written);
+                    // The write and its commit run in a task of their own: if this future
+                    // is dropped (a timeout, a client gone) while the spool is written, the
+                    // reserved slot is still settled and the event stays accepted.
+                    let queue = self.clone();
+                    let closed = request.clone();
+                    let task = tokio::spawn(async move {
+                        let now = SystemTime::now();
+                        let spool = queue
+                            .shared()
+                            .spool
+                            .as_ref()
+                            .expect("reserved only with a spool");
+                        let written = spool.insert(&request, now).await;
+                        queue.commit(id, request, now, written)
+                    });
+                    return match task.await {
+                        Ok(result) => result,
+                        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                        // The runtime is shutting down.
+                        Err(_) => Err(EnqueueError::Closed {
+                            request: Box::new(closed),
+                        }),
+                    };
                 }
                 #[cfg(not(feature = "spool"))]
                 Admit::Reserved(..) => unreachable!("slots are reserved only with a spool"),
@@ -543,24 +558,19 @@ impl Queue {
         let completed = tokio::time::timeout(deadline, self.wait_settled(u64::MAX))
             .await
             .is_ok();
-        let left: Vec<Entry> = {
+        let (left, abandoned_in_flight) = {
             let mut st = shared.lock();
             st.stopped = true;
             let mut left: Vec<Entry> = st.ready.drain(..).collect();
             left.extend(std::mem::take(&mut st.waiting).into_values());
+            let before = left.len();
             left.extend(st.in_flight.iter_mut().filter_map(Option::take));
+            let in_flight = (left.len() - before) as u64;
             st.in_flight_count = 0;
-            left
+            (left, in_flight)
         };
-        shared.signal();
-        let worker = shared
-            .worker
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        if let Some(worker) = worker {
-            let _ = worker.await;
-        }
+        // Everything left is settled and counted before the first await below, so a
+        // shutdown future dropped part-way loses nothing unreported.
         let mut still_spooled = 0u64;
         let mut abandoned = 0u64;
         for e in left {
@@ -573,13 +583,26 @@ impl Queue {
             }
             shared.lock().settle(id);
         }
+        {
+            let mut st = shared.lock();
+            st.stats.abandoned += abandoned;
+            // An attempt abandoned in flight may have reached Gamooga: its outcome is unknown.
+            st.stats.ambiguous += abandoned_in_flight;
+        }
+        shared.signal();
+        let worker = shared
+            .worker
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(worker) = worker {
+            let _ = worker.await;
+        }
         #[cfg(feature = "spool")]
         if let Some(spool) = &shared.spool {
             spool.sync().await;
         }
-        let mut st = shared.lock();
-        st.stats.abandoned += abandoned;
-        st.stats.in_flight = 0;
+        let st = shared.lock();
         shared.changed.notify_waiters();
         let s = &st.stats;
         ShutdownReport {

@@ -193,7 +193,7 @@ impl Shared {
         }
     }
 
-    /// Locks the state; a panic in a dead-letter hook cannot poison it for good.
+    /// Locks the state, recovering it if a thread panicked while holding the lock.
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -246,13 +246,22 @@ impl Shared {
         }
         if let Some(hook) = &self.config.dead_letter {
             let request = Arc::try_unwrap(entry.request).unwrap_or_else(|arc| (*arc).clone());
-            hook(DeadLetter {
+            let dead_letter = DeadLetter {
                 request,
                 reason,
                 attempts: entry.attempts,
                 error,
                 enqueued_at: entry.enqueued_at,
-            });
+            };
+            // A panicking hook must not take a delivery task (or an enqueue) down with the
+            // event still unsettled: that would stall flush and delivery for good.
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(dead_letter)));
+            if ran.is_err() {
+                tracing::error!(
+                    reason = reason.as_str(),
+                    "gamooga queue: the dead-letter hook panicked; the event was dead-lettered"
+                );
+            }
         }
     }
 }
