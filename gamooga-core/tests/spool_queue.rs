@@ -32,7 +32,10 @@ fn client(emu_config_url: &str) -> Client {
 }
 
 fn quick_retry() -> RetryPolicy {
+    // 30 attempts: at a 30% failure rate an event is never dead-lettered in practice
+    // (0.3^30 per event), so the crash test cannot fail by chance.
     RetryPolicy::background()
+        .max_attempts(30)
         .initial_backoff(Duration::from_millis(10))
         .max_backoff(Duration::from_millis(100))
 }
@@ -91,30 +94,39 @@ async fn a_sigkilled_process_loses_no_accepted_event() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    // The reader keeps reading until the child is gone, so the child never meets a closed
+    // pipe: it dies of the SIGKILL, mid-run, and every line it wrote is counted.
     let stdout = child.stdout.take().unwrap();
-    let accepted = tokio::task::spawn_blocking(move || {
+    let (first_400, reached) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
         let mut accepted = HashSet::new();
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
             if let Some(seq) = line.strip_prefix("accepted ") {
                 accepted.insert(seq.parse::<u64>().unwrap());
                 if accepted.len() == 400 {
-                    break;
+                    let _ = first_400.send(());
                 }
             }
         }
-        (accepted, child)
+        accepted
     });
-    let (mut accepted, mut child) = tokio::time::timeout(Duration::from_secs(120), accepted)
+    tokio::task::spawn_blocking(move || reached.recv_timeout(Duration::from_secs(120)))
         .await
-        .expect("the child accepted 400 events")
-        .unwrap();
+        .unwrap()
+        .expect("the child accepted 400 events");
     child.kill().unwrap(); // SIGKILL
-                           // Lines written between our last read and the kill were accepted too: read them.
-    let rest = child.stdout.take();
-    drop(rest);
-    child.wait().unwrap();
-    assert_eq!(accepted.len(), 400);
+    let status = child.wait().unwrap();
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(
+            status.signal(),
+            Some(9),
+            "the child died of SIGKILL: {status:?}"
+        );
+    }
+    let mut accepted = reader.join().unwrap();
+    assert!(accepted.len() >= 400);
 
     let left = Spool::open(&spool).unwrap().pending().unwrap();
     emu.set_failure_rate(0.0, 503);
