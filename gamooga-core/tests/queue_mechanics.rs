@@ -26,6 +26,8 @@ enum Script {
     TimeoutFirst(u32),
     /// 429 with this Retry-After once, then succeed.
     RetryAfterOnce(Duration),
+    /// 429 with this Retry-After every time.
+    RetryAfterAlways(Duration),
 }
 
 #[derive(Default)]
@@ -127,6 +129,7 @@ impl Deliver for Fake {
                 Script::TimeoutFirst(_) => Ok(()),
                 Script::RetryAfterOnce(d) if n == 1 => Err(http(429, Some(d))),
                 Script::RetryAfterOnce(_) => Ok(()),
+                Script::RetryAfterAlways(d) => Err(http(429, Some(d))),
             };
             if outcome.is_ok() {
                 let mut log = self.log.lock().unwrap();
@@ -327,8 +330,12 @@ async fn flush_waits_for_in_flight_requests_and_pending_retries() {
         let q = queue.clone();
         tokio::spawn(async move { q.flush().await })
     };
-    // Enqueued after the flush started: not waited for.
-    fake.script("late", Script::Always(503));
+    // Let the flush take its mark first (single-threaded runtime).
+    for _ in 0..3 {
+        tokio::task::yield_now().await;
+    }
+    // Enqueued after the flush started: not waited for (it waits 1 s before each retry).
+    fake.script("late", Script::RetryAfterAlways(Duration::from_secs(1)));
     queue.try_track("late", &event()).unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(!flushed.is_finished(), "requests are still held in flight");
@@ -340,6 +347,11 @@ async fn flush_waits_for_in_flight_requests_and_pending_retries() {
     let stats = queue.stats();
     assert!(stats.delivered >= 40, "{stats:?}");
     assert!(stats.retried >= 40, "{stats:?}");
+    assert_eq!(
+        stats.waiting_retry, 1,
+        "flush did not wait for `late`: {stats:?}"
+    );
+    assert!(dead.lock().unwrap().is_empty());
     let delivered = fake.delivered();
     for i in 0..40 {
         assert!(
