@@ -47,17 +47,26 @@ fn millis(t: SystemTime) -> i64 {
         .unwrap_or(0)
 }
 
-fn endpoint_from_name(name: &str) -> Option<Endpoint> {
-    Some(match name {
-        "newnaconf" => Endpoint::CompanyInfo,
-        "evwid" => Endpoint::Evwid,
-        "evwidj" => Endpoint::Evwidj,
-        "ev" => Endpoint::Ev,
-        "evvprwid" => Endpoint::Evvprwid,
-        "vpr" => Endpoint::Vpr,
-        "id" => Endpoint::Id,
-        _ => return None,
-    })
+/// Takes the exclusive writer lock of the spool at `path` (on the file `<path>-lock`).
+fn lock_spool(path: &Path) -> Result<std::fs::File, Error> {
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push("-lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| spool_error(path, format!("cannot open its lock file ({e})")))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(spool_error(
+            path,
+            "it is in use by another queue (in this or another process); one queue per spool",
+        )),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(spool_error(path, format!("cannot lock it ({e})")))
+        }
+    }
 }
 
 /// Opens (creating if needed) and checks a spool file.
@@ -95,7 +104,7 @@ fn connect(path: &Path) -> Result<Connection, Error> {
                 "the file is an SQLite database but not a gamooga spool",
             ));
         }
-        conn.execute_batch(
+        conn.execute_batch(&format!(
             "BEGIN;
              CREATE TABLE gamooga_outbox (
                  id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -109,9 +118,9 @@ fn connect(path: &Path) -> Result<Connection, Error> {
                  dead_reason TEXT,
                  last_error TEXT
              );
-             PRAGMA user_version = 1;
-             COMMIT;",
-        )
+             PRAGMA user_version = {SCHEMA_VERSION};
+             COMMIT;"
+        ))
         .map_err(|e| spool_error(path, format!("cannot create the spool ({e})")))?;
     } else if version != SCHEMA_VERSION {
         return Err(spool_error(
@@ -133,22 +142,14 @@ type RowTuple = (i64, String, String, String, String, Option<String>, i64);
 
 fn row_to_request(path: &Path, t: RowTuple) -> Result<SpooledRow, Error> {
     let (id, endpoint, method, p, query, body, ms) = t;
-    let endpoint = endpoint_from_name(&endpoint).ok_or_else(|| {
+    let endpoint = Endpoint::from_name(&endpoint).ok_or_else(|| {
         spool_error(
             path,
             format!("row {id} has an unknown endpoint {endpoint:?}"),
         )
     })?;
-    let method = match method.as_str() {
-        "GET" => Method::Get,
-        "POST" => Method::Post,
-        other => {
-            return Err(spool_error(
-                path,
-                format!("row {id} has an unknown method {other:?}"),
-            ))
-        }
-    };
+    let method = Method::from_name(&method)
+        .ok_or_else(|| spool_error(path, format!("row {id} has an unknown method {method:?}")))?;
     Ok(SpooledRow {
         id,
         request: Request::from_parts(endpoint, method, Cow::Owned(p), query, body),
@@ -238,11 +239,18 @@ enum Command {
 /// in batches (one transaction, one fsync, per batch).
 pub(crate) struct SpoolWriter {
     tx: mpsc::Sender<Command>,
+    /// The exclusive writer lock (`<path>-lock`), held until the queue shuts down or drops.
+    lock: std::sync::Mutex<Option<std::fs::File>>,
 }
 
 impl SpoolWriter {
     /// Opens the spool, reads the pending rows, and starts the writer thread.
+    ///
+    /// One writer at a time: it holds an exclusive lock on `<path>-lock` until the queue shuts
+    /// down or is dropped (the OS releases it if the process dies), because two queues on
+    /// one spool would each replay, and deliver, every pending row.
     pub(crate) fn open(path: &Path) -> Result<(SpoolWriter, Vec<SpooledRow>), Error> {
+        let lock = lock_spool(path)?;
         let conn = connect(path)?;
         let rows = read_rows(&conn, path, "dead_reason IS NULL")?;
         let (tx, rx) = mpsc::channel();
@@ -251,7 +259,14 @@ impl SpoolWriter {
             .name("gamooga-spool".into())
             .spawn(move || writer(conn, rx, thread_path))
             .map_err(|e| spool_error(path, format!("cannot start the writer thread ({e})")))?;
-        Ok((SpoolWriter { tx }, rows))
+        let lock = std::sync::Mutex::new(Some(lock));
+        Ok((SpoolWriter { tx, lock }, rows))
+    }
+
+    /// Releases the writer lock, once the queue has stopped writing (end of shutdown), so
+    /// another queue may open the spool.
+    pub(crate) fn release_lock(&self) {
+        self.lock.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 
     fn send(&self, command: Command) {
@@ -378,28 +393,25 @@ fn writer(mut conn: Connection, rx: mpsc::Receiver<Command>, path: PathBuf) {
                 Err(_) => break,
             }
         }
-        let mut results: Vec<Result<Option<i64>, String>> = Vec::with_capacity(batch.len());
-        let committed = (|| -> rusqlite::Result<()> {
+        // All or nothing: the first failed statement ends the batch and the transaction
+        // rolls back, so no insert is durable while its caller is told it failed.
+        let committed = (|| -> rusqlite::Result<Vec<Option<i64>>> {
             let tx = conn.transaction()?;
-            for c in &batch {
-                results.push(apply(&tx, c).map_err(|e| e.to_string()));
-            }
-            tx.commit()
+            let ids = batch
+                .iter()
+                .map(|c| apply(&tx, c))
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            tx.commit()?;
+            Ok(ids)
         })();
-        if let Err(e) = &committed {
-            tracing::error!(path = %path.display(), error = %e, "gamooga spool: commit failed");
-        }
-        for (command, result) in batch.into_iter().zip(
-            results
-                .into_iter()
-                .map(Some)
-                .chain(std::iter::repeat_with(|| None)),
-        ) {
-            let result = match (&committed, result) {
-                (Ok(()), Some(r)) => r,
-                (Ok(()), None) => Err("not applied".into()),
-                (Err(e), _) => Err(format!("commit failed: {e}")),
-            };
+        let results: Vec<Result<Option<i64>, String>> = match committed {
+            Ok(ids) => ids.into_iter().map(Ok).collect(),
+            Err(e) => {
+                tracing::error!(path = %path.display(), error = %e, "gamooga spool: batch rolled back");
+                vec![Err(format!("the spool write was rolled back: {e}")); batch.len()]
+            }
+        };
+        for (command, result) in batch.into_iter().zip(results) {
             match command {
                 Command::Insert(_, reply) => {
                     reply.send(result.and_then(|id| {

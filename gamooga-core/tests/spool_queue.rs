@@ -242,3 +242,31 @@ async fn a_corrupt_or_unwritable_spool_is_an_error_at_start() {
         assert!(message.contains(&path.display().to_string()), "{message}");
     }
 }
+
+#[tokio::test]
+async fn one_queue_per_spool_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = dir.path().join("outbox.db");
+    let emu = Emulator::start().await.unwrap();
+    let first = client(&emu.config_url())
+        .queue(QueueConfig::default().spool(&spool))
+        .unwrap();
+    match client(&emu.config_url()).queue(QueueConfig::default().spool(&spool)) {
+        Err(Error::Config(message)) => assert!(message.contains("in use"), "{message}"),
+        other => panic!("a second queue on the same spool: {other:?}"),
+    }
+    first.shutdown(Duration::from_secs(5)).await;
+    drop(first);
+    // Once the first writer is gone, the spool can be opened again.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match client(&emu.config_url()).queue(QueueConfig::default().spool(&spool)) {
+            Ok(_) => break,
+            Err(e) if std::time::Instant::now() < deadline => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("the spool stayed locked: {e}"),
+        }
+    }
+}

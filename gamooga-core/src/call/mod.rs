@@ -31,6 +31,13 @@ impl Method {
             Method::Post => "POST",
         }
     }
+
+    /// The method named `name` (`"GET"`, `"POST"`), the inverse of [`as_str`](Self::as_str).
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Method::Get, Method::Post]
+            .into_iter()
+            .find(|m| m.as_str() == name)
+    }
 }
 
 /// Which call of the API a request is.
@@ -65,6 +72,28 @@ impl Endpoint {
             Endpoint::Vpr => "vpr",
             Endpoint::Id => "id",
         }
+    }
+
+    /// Every call of the API.
+    pub const ALL: [Endpoint; 7] = [
+        Endpoint::CompanyInfo,
+        Endpoint::Evwid,
+        Endpoint::Evwidj,
+        Endpoint::Ev,
+        Endpoint::Evvprwid,
+        Endpoint::Vpr,
+        Endpoint::Id,
+    ];
+
+    /// The call named `name`, the inverse of [`name`](Self::name).
+    ///
+    /// ```
+    /// use gamooga_core::Endpoint;
+    /// assert_eq!(Endpoint::from_name("evwidj"), Some(Endpoint::Evwidj));
+    /// assert!(Endpoint::ALL.iter().all(|e| Endpoint::from_name(e.name()) == Some(*e)));
+    /// ```
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.name() == name)
     }
 
     /// Whether the call goes to the company's backend (every call but company information,

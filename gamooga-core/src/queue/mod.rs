@@ -601,6 +601,8 @@ impl Queue {
         #[cfg(feature = "spool")]
         if let Some(spool) = &shared.spool {
             spool.sync().await;
+            // Nothing writes to the spool after this: another queue may take it over.
+            spool.release_lock();
         }
         let st = shared.lock();
         shared.changed.notify_waiters();
