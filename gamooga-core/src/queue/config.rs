@@ -30,8 +30,10 @@ pub enum Overflow {
     Refuse,
     /// The new event is dropped (and dead-lettered); the call returns `Ok`.
     DropNewest,
-    /// The oldest event not yet in flight is dropped (and dead-lettered) to make room; when
-    /// every held event is in flight, the new one is dropped instead.
+    /// The event at the head of the ready line (the longest-waiting one not in flight and not
+    /// waiting for a retry) is dropped (and dead-lettered) to make room; when none is ready,
+    /// the event waiting for a retry that is due first; when every held event is in flight,
+    /// the new one is dropped instead.
     DropOldest,
 }
 

@@ -394,7 +394,9 @@ impl Queue {
     /// While deliveries succeed, a waiting enqueue is woken once room for a batch of events
     /// is free (up to 32, or a quarter of the capacity), not at the first free slot, which
     /// saves a task switch per event when the queue stays full; it is woken as soon as any
-    /// room is free when an attempt fails, nothing is left in flight, or it has waited 1 ms.
+    /// room is free when an attempt fails or nothing is left in flight, or, when an attempt
+    /// settles, if it has already waited 1 ms. (So a waiter can wait for the next settlement,
+    /// at most the request timeout, while a few slots are free.)
     pub async fn enqueue(&self, request: Request) -> Result<(), EnqueueError> {
         let mut request = request;
         loop {

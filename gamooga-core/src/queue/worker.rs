@@ -374,7 +374,6 @@ fn start(st: &mut State, slot: usize) -> Option<Option<Arc<Request>>> {
     let request = e.request.clone();
     st.in_flight[slot] = Some(e);
     st.in_flight_count += 1;
-    st.stats.in_flight = st.in_flight_count as u64;
     Some(Some(request))
 }
 
@@ -385,7 +384,6 @@ async fn deliver_loop(shared: Arc<Shared>, slot: usize) {
     };
     loop {
         let result = shared.deliverer.deliver(&request).await;
-        drop(request);
         let mut wakes = Wakes::default();
         let mut dead = None;
         let next = {
@@ -394,7 +392,6 @@ async fn deliver_loop(shared: Arc<Shared>, slot: usize) {
             if let Some(e) = st.in_flight[slot].take() {
                 st.in_flight_count -= 1;
                 settle_attempt(&shared, &mut st, e, result, &mut wakes, &mut dead);
-                st.stats.in_flight = st.in_flight_count as u64;
             }
             if dead.is_some() {
                 // The dead letter's hook runs first, without the lock; take later.
@@ -403,6 +400,9 @@ async fn deliver_loop(shared: Arc<Shared>, slot: usize) {
                 start(&mut st, slot)
             }
         };
+        // The request's last reference goes here, outside the lock: settling a delivered
+        // entry under the lock no longer frees the request's strings there.
+        drop(request);
         shared.wake(wakes);
         if let Some((e, reason, err)) = dead {
             let id = e.id;
