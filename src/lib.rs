@@ -52,7 +52,8 @@
 //! ```
 //!
 //! The derives write each property straight into the request being encoded: no map, `Vec`
-//! or `String` per event beyond the request itself. Every call can also be built without I/O
+//! or `String` per event beyond the request itself (one exception: a `tp` field's `Display`
+//! text is formatted into a `String` each time it is written, twice per call). Every call can also be built without I/O
 //! by [`Calls`], which is how the examples below show what goes on the wire.
 //!
 //! # The derives
@@ -127,7 +128,7 @@
 //! | `#[gamooga(rename = "key")]` | the property key; default: the field name (after `rename_all`) |
 //! | `#[gamooga(skip)]` | not sent (any type) |
 //! | `#[gamooga(timestamp)]` | `GamoogaEvent` only, at most one: the event's time, sent as `tm` instead of a property. The type is [`std::time::SystemTime`], [`Timestamp`], integer Unix milliseconds (`u64`, `i64`, `u128`), or an `Option` of one (`None`: the time the call is built). A time outside 2001..2100 is an [`InvalidInput`] error when the call is built |
-//! | `#[gamooga(tp = "s")]` (or `"n"`, `"b"`) | sends the field's [`Display`](std::fmt::Display) text with this datatype, for types the SDK does not know (`Uuid`, `Decimal`, ...). An `Option<T>` field sends `T`'s text, or nothing when `None`. The text must fit the datatype (`"n"`: a finite number, `"b"`: `true`/`false`), or building the call fails with [`InvalidInput::ValueDoesNotMatchType`] |
+//! | `#[gamooga(tp = "s")]` (or `"n"`, `"b"`) | sends the field's [`Display`](std::fmt::Display) text with this datatype, for types the SDK does not know (`Uuid`, `Decimal`, ...); the text is formatted into a `String` each time the field is written. An `Option<T>` field sends `T`'s text, or nothing when `None`. The text must fit the datatype (`"n"`: a finite number, `"b"`: `true`/`false`), or building the call fails with [`InvalidInput::ValueDoesNotMatchType`] |
 //! | `#[gamooga(with = path::to::function)]` | converts the field with a function `fn(&A) -> R`, where `A` is the field's type or what it [borrows](std::borrow::Borrow) as (`str` for a `String` field, `[T]` for a `Vec<T>`), and `R` is any type in the table above (`String`, a `&str` borrowed from the field, `f64`, `Option<_>`, ...; `None` leaves the property out). The schema takes `R`'s datatype. A quoted path (`with = "path"`) works too. A generic function (`fn f<T: Display>(v: &T)`) works on fields whose type borrows only as itself |
 //! | `#[gamooga(flatten)]` | sends the properties of a nested struct in place; the nested struct derives the same trait (`GamoogaEvent` in an event, `VisitorProps` in visitor properties). Its name and timestamp are not used |
 //!

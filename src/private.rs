@@ -4,7 +4,8 @@
 pub use core::marker::Sized;
 pub use core::option::Option;
 pub use core::result::Result;
-pub use std::borrow::{Borrow, Cow};
+use std::borrow::Borrow;
+pub use std::borrow::Cow;
 pub use std::fmt::Display;
 
 pub use gamooga_core::schema::{

@@ -157,7 +157,8 @@ impl Iterator for PropertyIter {
 }
 
 /// How many properties of `items` (flattened structs included) are named `key`. A `const fn`,
-/// so derived code can check flattened keys at compile time.
+/// so derived code can check flattened keys at compile time (used by the derives).
+#[doc(hidden)]
 pub const fn count_key(items: &[SchemaItem], key: &str) -> usize {
     let mut count = 0;
     let mut i = 0;
@@ -171,9 +172,15 @@ pub const fn count_key(items: &[SchemaItem], key: &str) -> usize {
     count
 }
 
-/// A key that appears more than once in `root`, looking through flattened structs (`items` is
-/// the part still to check; start with `items == root`).
-pub const fn duplicate_key(
+/// A key that appears more than once in `items`, looking through flattened structs (used by
+/// the derives, at compile time).
+#[doc(hidden)]
+pub const fn duplicate_key(items: &'static [SchemaItem]) -> Option<&'static str> {
+    duplicate_key_in(items, items)
+}
+
+/// A key of `items` (a part of `root`) that appears more than once in `root`.
+const fn duplicate_key_in(
     root: &'static [SchemaItem],
     items: &'static [SchemaItem],
 ) -> Option<&'static str> {
@@ -187,7 +194,7 @@ pub const fn duplicate_key(
                     None
                 }
             }
-            SchemaItem::Flatten(nested) => duplicate_key(root, nested),
+            SchemaItem::Flatten(nested) => duplicate_key_in(root, nested),
         };
         if found.is_some() {
             return found;
@@ -377,8 +384,8 @@ mod tests {
         ];
         assert_eq!(count_key(DUP, "b"), 2);
         assert_eq!(count_key(DUP, "bb"), 0);
-        assert_eq!(duplicate_key(DUP, DUP), Some("b"));
-        assert_eq!(duplicate_key(INNER, INNER), None);
+        assert_eq!(duplicate_key(DUP), Some("b"));
+        assert_eq!(duplicate_key(INNER), None);
     }
 
     #[test]

@@ -72,7 +72,7 @@ impl Timestamp {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be an event timestamp",
     label = "#[gamooga(timestamp)] needs a time",
-    note = "use std::time::SystemTime, gamooga::Timestamp, or integer Unix milliseconds (u64, i64), optionally in an Option"
+    note = "use std::time::SystemTime, gamooga::Timestamp, or integer Unix milliseconds (u64, i64, u128), optionally in an Option"
 )]
 pub trait IntoTimestamp {
     /// The timestamp, `Ok(None)` when absent (the SDK then stamps the current time).

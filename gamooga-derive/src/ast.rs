@@ -15,7 +15,7 @@ pub struct Container<'a> {
     /// The path to the gamooga facade (`::gamooga` unless `crate = "..."`).
     pub krate: syn::Path,
     pub data: Data<'a>,
-    /// The event name (`GamoogaEvent` only).
+    /// The event name for `GamoogaEvent`; for `VisitorProps`, the type name (the schema's name).
     pub name: String,
 }
 

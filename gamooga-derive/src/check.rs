@@ -14,18 +14,15 @@ pub fn check(cx: &Ctxt, cont: &Container) {
             duplicate_keys(cx, keyed, "property key");
             let mut timestamps = fields
                 .iter()
-                .filter(|f| matches!(f.role(), Role::Timestamp));
-            if let Some(first) = timestamps.next() {
-                for other in timestamps {
-                    if let (Some(first_span), Some(span)) =
-                        (first.attrs.timestamp, other.attrs.timestamp)
-                    {
-                        cx.error_at(
-                            span,
-                            "an event has at most one #[gamooga(timestamp)] field; remove this one or the first",
-                        );
-                        cx.error_at(first_span, "first #[gamooga(timestamp)] here");
-                    }
+                .filter(|f| matches!(f.role(), Role::Timestamp))
+                .filter_map(|f| f.attrs.timestamp);
+            if let Some(first_span) = timestamps.next() {
+                for span in timestamps {
+                    cx.error_at(
+                        span,
+                        "an event has at most one #[gamooga(timestamp)] field; remove this one or the first",
+                    );
+                    cx.error_at(first_span, "first #[gamooga(timestamp)] here");
                 }
             }
         }

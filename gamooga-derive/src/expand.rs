@@ -243,7 +243,7 @@ fn flatten_check(cont: &Container, fields: &[Field], derive: Derive) -> TokenStr
         const _: () = {
             let __items: &'static [#p::SchemaItem] = #schema;
             #(#own_keys)*
-            if #p::duplicate_key(__items, __items).is_some() {
+            if #p::duplicate_key(__items).is_some() {
                 ::core::panic!(#message);
             }
         };
