@@ -10,7 +10,7 @@
 //!
 //! let queue = client.queue(QueueConfig::default().overflow(Overflow::DropOldest))?;
 //! let event = CustomEvent::new("purchase", Properties::new().number("amount", 12.5)?);
-//! queue.try_track("user-42", &event)?; // never waits
+//! queue.try_track("user-42", &event)?; // never waits for room (with a spool: for its commit)
 //! queue.track("user-42", &event).await?; // waits for room when full
 //! let report = queue.shutdown(Duration::from_secs(10)).await;
 //! println!("{} delivered, {} dead-lettered", report.delivered, report.dead_lettered);
