@@ -144,6 +144,43 @@ impl Error {
 }
 
 impl Error {
+    /// Whether the failed attempt's request may have reached Gamooga (and so may have been
+    /// stored): its outcome is unknown. The delivery queue counts these attempts as
+    /// `ambiguous`, the upper bound of duplicates a retry can cause.
+    ///
+    /// False when nothing was sent (the connection could not be made, the backend could not
+    /// be resolved, the input was refused) and when Gamooga answered (any HTTP status).
+    pub fn may_have_been_sent(&self) -> bool {
+        // Interim rule, to be replaced by the transport's typed failure phase.
+        match self {
+            Error::Timeout { .. } => true,
+            Error::Connection { message, .. } => {
+                let m = message.to_ascii_lowercase();
+                !(m.contains("refused")
+                    || m.contains("connect error")
+                    || m.contains("(connect)")
+                    || m.contains("dns"))
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the call failed before reaching the backend because the backend could not be
+    /// resolved: the company information (`newnaconf`) failed or named an invalid backend.
+    /// Such a failure says nothing about the event itself, so the delivery queue keeps the
+    /// event (without counting an attempt) while the resolver retries.
+    pub fn is_resolution_failure(&self) -> bool {
+        // Interim rule, to be replaced by a typed resolution error.
+        matches!(
+            self,
+            Error::InvalidBackend { .. }
+                | Error::Decode {
+                    call: "newnaconf",
+                    ..
+                }
+        )
+    }
+
     /// The delay the server asked for in `Retry-After`, if this is an HTTP error with one.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {

@@ -277,22 +277,6 @@ pub(crate) struct Wakes {
     pub(crate) flush: bool,
 }
 
-/// Whether a failed attempt may have reached Gamooga: a timeout, or a connection lost after
-/// it was made. A refused connection is not ambiguous: nothing was sent.
-pub(crate) fn is_ambiguous(error: &Error) -> bool {
-    match error {
-        Error::Timeout { .. } => true,
-        Error::Connection { message, .. } => {
-            let m = message.to_ascii_lowercase();
-            !(m.contains("refused")
-                || m.contains("connect error")
-                || m.contains("(connect)")
-                || m.contains("dns"))
-        }
-        _ => false,
-    }
-}
-
 /// The scheduler: starts the pool of `concurrency` delivery tasks, moves due retries back to
 /// the ready queue (sleeping until the next due time), and when stopped (or closed with
 /// nothing left) ends the pool, abandoning any attempt still running.
@@ -449,7 +433,7 @@ fn settle_attempt(
             }
         }
         Err(err) => {
-            if is_ambiguous(&err) {
+            if err.may_have_been_sent() {
                 st.stats.ambiguous += 1;
             }
             let policy = &shared.config.retry;
