@@ -199,7 +199,7 @@ impl Client {
                         if error.is_retryable() {
                             tracing::warn!(attempts = attempt, %error, "giving up");
                         }
-                        return Err(with_attempts(error, attempt));
+                        return Err(error.with_attempts(attempt));
                     }
                 }
             }
@@ -405,17 +405,6 @@ fn parse_identify(body: &[u8]) -> Result<String> {
         Some(vid) if !vid.is_empty() => Ok(vid.to_owned()),
         _ => Err(decode("the answer has no visitor id (`vid`)")),
     }
-}
-
-/// Sets the attempt count of a transport or HTTP error.
-fn with_attempts(mut error: Error, n: u32) -> Error {
-    match &mut error {
-        Error::Http { attempts, .. }
-        | Error::Connection { attempts, .. }
-        | Error::Timeout { attempts, .. } => *attempts = n,
-        _ => {}
-    }
-    error
 }
 
 /// Configures a [`Client`]; see the [options table](Client#options).

@@ -181,6 +181,19 @@ impl Error {
         )
     }
 
+    /// The same error, saying that `n` attempts were made in all (for HTTP, connection and
+    /// timeout errors; others are returned as they are). The client and the delivery queue
+    /// set it when they give up, so the count in the message agrees with theirs.
+    pub fn with_attempts(mut self, n: u32) -> Error {
+        match &mut self {
+            Error::Http { attempts, .. }
+            | Error::Connection { attempts, .. }
+            | Error::Timeout { attempts, .. } => *attempts = n,
+            _ => {}
+        }
+        self
+    }
+
     /// The delay the server asked for in `Retry-After`, if this is an HTTP error with one.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
