@@ -724,15 +724,13 @@ mod tests {
 
     #[test]
     fn attempts_are_set_on_transport_errors_only() {
-        let e = with_attempts(
-            Error::Timeout {
-                timeout: Duration::from_secs(1),
-                attempts: 1,
-            },
-            3,
-        );
+        let e = Error::Timeout {
+            timeout: Duration::from_secs(1),
+            attempts: 1,
+        }
+        .with_attempts(3);
         assert!(matches!(e, Error::Timeout { attempts: 3, .. }));
-        let e = with_attempts(Error::Config("x".into()), 3);
+        let e = Error::Config("x".into()).with_attempts(3);
         assert!(matches!(e, Error::Config(_)));
     }
 
