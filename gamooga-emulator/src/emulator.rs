@@ -444,6 +444,14 @@ impl Emulator {
         self.shared.faults().set_failure_rate(rate, status);
     }
 
+    /// Closes the connection of each backend call with probability `rate` (0.0 ..= 1.0)
+    /// without answering, after reading the request (so the client cannot tell whether it was
+    /// stored; it was not), from the seeded generator. `0.0` turns it off. Scripted faults
+    /// come first; the failure rate applies to the calls not dropped.
+    pub fn set_drop_rate(&self, rate: f64) {
+        self.shared.faults().set_drop_rate(rate);
+    }
+
     /// Makes `newnaconf` answer another `evbk` (a backend move); `None` answers this
     /// emulator's own backend again.
     pub fn set_evbk(&self, evbk: Option<String>) {

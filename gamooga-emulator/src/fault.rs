@@ -63,6 +63,7 @@ pub(crate) struct Faults {
     delay: Option<(usize, Duration)>,
     drop: usize,
     rate: Option<(f64, u16)>,
+    drop_rate: Option<f64>,
     rng: fastrand::Rng,
     evbk: Option<String>,
     newnaconf_body: Option<String>,
@@ -77,6 +78,7 @@ impl Faults {
             delay: None,
             drop: 0,
             rate: None,
+            drop_rate: None,
             rng: fastrand::Rng::with_seed(seed),
             evbk: None,
             newnaconf_body: None,
@@ -105,6 +107,10 @@ impl Faults {
         self.rate = (rate > 0.0 && rate.is_finite()).then_some((rate.min(1.0), status));
     }
 
+    pub(crate) fn set_drop_rate(&mut self, rate: f64) {
+        self.drop_rate = (rate > 0.0 && rate.is_finite()).then_some(rate.min(1.0));
+    }
+
     pub(crate) fn set_evbk(&mut self, evbk: Option<String>) {
         self.evbk = evbk;
     }
@@ -119,7 +125,7 @@ impl Faults {
 
     /// Decides the fault for the next backend call, using up scripted counts. A delay
     /// combines with any other fault; a dropped connection comes before a scripted failure,
-    /// which comes before the random rate.
+    /// which comes before the random drop rate, which comes before the random failure rate.
     pub(crate) fn next_backend(&mut self) -> BackendFault {
         let mut fault = BackendFault::default();
         if let Some((n, d)) = &mut self.delay {
@@ -142,6 +148,8 @@ impl Faults {
             if *n == 0 {
                 self.fail = None;
             }
+        } else if self.drop_rate.is_some_and(|rate| self.rng.f64() < rate) {
+            fault.action = Some(FaultAction::Drop);
         } else if let Some((rate, status)) = self.rate {
             if self.rng.f64() < rate {
                 fault.action = Some(FaultAction::Fail {
@@ -188,6 +196,27 @@ mod tests {
         assert_eq!(second.describe().as_deref(), Some("fail 503 retry-after 3"));
         assert!(f.next_backend().action.is_some());
         assert_eq!(f.next_backend(), BackendFault::default());
+    }
+
+    #[test]
+    fn drop_rate_drops_a_seeded_share_before_the_failure_rate() {
+        let run = |seed| {
+            let mut f = Faults::new(seed);
+            f.set_drop_rate(0.25);
+            f.set_failure_rate(0.25, 503);
+            (0..400)
+                .map(|_| f.next_backend().action)
+                .collect::<Vec<_>>()
+        };
+        let a = run(3);
+        assert_eq!(a, run(3));
+        let drops = a.iter().filter(|x| **x == Some(FaultAction::Drop)).count();
+        let fails = a
+            .iter()
+            .filter(|x| matches!(x, Some(FaultAction::Fail { random: true, .. })))
+            .count();
+        assert!((60..140).contains(&drops), "{drops} drops of 400");
+        assert!((40..120).contains(&fails), "{fails} failures of 400");
     }
 
     #[test]
