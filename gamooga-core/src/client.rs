@@ -825,6 +825,7 @@ mod tests {
         assert!(matches!(e, Error::Timeout { attempts: 3, .. }));
         let resolve = Error::Resolve {
             cause: Box::new(e.clone().with_attempts(1)),
+            host: "conf.example".into(),
             retry_in: Duration::from_secs(1),
             attempts: 1,
         }

@@ -305,13 +305,15 @@ pub enum Error {
     /// (and its phase describes the company information request, which carries no event),
     /// while callers need one test for "the event was not tried".
     #[error(
-        "could not resolve the backend after {attempts} attempt(s): {}; the company \
-         information is fetched again in {retry_in:?}",
+        "newnaconf at {host}: could not resolve the backend after {attempts} attempt(s): {}; \
+         the company information is fetched again in {retry_in:?}",
         CauseText(cause)
     )]
     Resolve {
         /// Why the company information failed (its last fetch).
         cause: Box<Error>,
+        /// The configuration host (and port) the company information comes from.
+        host: String,
         /// How long until the resolver fetches again (from when the error was made).
         retry_in: Duration,
         /// How many attempts of the call were made.
@@ -384,11 +386,13 @@ impl fmt::Debug for Error {
                 .finish_non_exhaustive(),
             Error::Resolve {
                 cause,
+                host,
                 retry_in,
                 attempts,
             } => f
                 .debug_struct("Resolve")
                 .field("cause", cause)
+                .field("host", host)
                 .field("retry_in", retry_in)
                 .field("attempts", attempts)
                 .finish(),
@@ -513,8 +517,8 @@ impl Error {
         match self {
             Error::Http { host, .. }
             | Error::Connection { host, .. }
-            | Error::Timeout { host, .. } => Some(host),
-            Error::Resolve { cause, .. } => cause.host(),
+            | Error::Timeout { host, .. }
+            | Error::Resolve { host, .. } => Some(host),
             _ => None,
         }
     }
@@ -555,29 +559,14 @@ struct CauseText<'a>(&'a Error);
 impl fmt::Display for CauseText<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
-            Error::Http {
-                call, host, status, ..
-            } => write!(f, "{call} at {host} answered HTTP {status}"),
-            Error::Connection {
-                call,
-                host,
-                phase,
-                message,
-                ..
-            } => write!(
-                f,
-                "{call} at {host} could not be reached, {phase}: {message}"
-            ),
-            Error::Timeout {
-                call,
-                host,
-                phase,
-                timeout,
-                ..
-            } => write!(
-                f,
-                "{call} at {host} timed out, {phase} (per-attempt timeout {timeout:?})"
-            ),
+            Error::Http { status, .. } => write!(f, "it answered HTTP {status}"),
+            Error::Connection { phase, message, .. } => {
+                write!(f, "it could not be reached, {phase}: {message}")
+            }
+            Error::Timeout { phase, timeout, .. } => {
+                write!(f, "it timed out, {phase} (per-attempt timeout {timeout:?})")
+            }
+            Error::Decode { reason, .. } => write!(f, "its answer is not usable: {reason}"),
             other => write!(f, "{other}"),
         }
     }

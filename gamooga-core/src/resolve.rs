@@ -375,6 +375,14 @@ impl Resolver {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The configuration host, for errors.
+    fn config_host(&self) -> &str {
+        match &self.source {
+            Source::Config { host, .. } => host,
+            Source::Fixed(_) => "",
+        }
+    }
+
     fn decide(&self, now: Instant) -> Decision {
         let state = self.state();
         if let Some(cached) = &state.cached {
@@ -388,6 +396,7 @@ impl Resolver {
             (Some((at, _)), Some(cached)) if now < *at => Decision::Use(cached.base.clone()),
             (Some((at, cause)), None) if now < *at => Decision::Fail(Error::Resolve {
                 cause: Box::new(cause.clone()),
+                host: self.config_host().to_owned(),
                 retry_in: *at - now,
                 attempts: 1,
             }),
@@ -511,6 +520,7 @@ impl Resolver {
                     Some(base) => Ok(base),
                     None => Err(Error::Resolve {
                         cause: Box::new(cause),
+                        host: host.clone(),
                         retry_in,
                         attempts: 1,
                     }),
