@@ -14,8 +14,8 @@
 //!   [`BACKOFF_INITIAL`] doubling to [`BACKOFF_MAX`] (jittered). Calls during that wait fail
 //!   at once with the last error and the time left ([`Error::retry_after`]): a thousand
 //!   waiting calls make one fetch per backoff step, not a thousand;
-//! - stale on error: when a refresh fails, the last good backend keeps being used (and the
-//!   refresh is tried again after the backoff);
+//! - stale on error: when a refresh fails, the last good backend keeps being used, and the
+//!   refresh is tried again after the backoff or the TTL, whichever is shorter;
 //! - early refresh: after [`REFRESH_AFTER_FAILURES`] connection failures or timeouts in a row
 //!   against the backend, the next call fetches the company information again.
 //!
@@ -490,9 +490,13 @@ impl Resolver {
             }
             Err(cause) => {
                 state.fetch_failures = state.fetch_failures.saturating_add(1);
-                let retry_in = backoff(state.fetch_failures, cause.retry_after());
-                state.backoff = Some((now + retry_in, cause.clone()));
                 let stale = state.cached.as_ref().map(|c| c.base.clone());
+                let mut retry_in = backoff(state.fetch_failures, cause.retry_after());
+                if stale.is_some() {
+                    // Calls are served meanwhile: refresh at least as often as the TTL asks.
+                    retry_in = retry_in.min(*ttl);
+                }
+                state.backoff = Some((now + retry_in, cause.clone()));
                 // One warning when a run of failures starts; the rest at debug level.
                 if state.fetch_failures == 1 {
                     match &stale {
