@@ -66,7 +66,7 @@ pub const DEFAULT_CONFIG_URL: &str = "https://cdn-jp.gsecondscreen.com";
 /// When the company information fails (an HTTP error, no answer, an answer that is not JSON
 /// or names no valid backend), a call fails with [`Error::Resolve`], which is retried like a
 /// connection error after the resolver's own backoff ([`Error::retry_after`]); see
-/// [`resolve`](crate::resolve).
+/// [`resolve`].
 ///
 /// Errors name the call and the host, never the query, and never quote an answer's body
 /// ([`Error::body`] gives it).
