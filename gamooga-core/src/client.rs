@@ -2,11 +2,13 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use tracing::Instrument;
 
-use crate::call::{Calls, EvwidMode, Request};
+use crate::call::{Calls, Endpoint, EvwidMode, Request};
 use crate::error::{Error, Result};
 use crate::event::{Event, VisitorProperties};
 use crate::resolve::{self, Backend, Resolver, Source};
@@ -41,15 +43,15 @@ pub const DEFAULT_CONFIG_URL: &str = "https://cdn-jp.gsecondscreen.com";
 ///
 /// | option | default | what it does |
 /// |---|---|---|
-/// | [`config_url`](ClientBuilder::config_url) | `https://cdn-jp.gsecondscreen.com` | where the company information (`newnaconf`) is fetched; its scheme is the backend's |
+/// | [`config_url`](ClientBuilder::config_url) | `https://cdn-jp.gsecondscreen.com` | where the company information (`newnaconf`) is fetched: scheme, host and port only; its scheme is the backend's |
 /// | [`backend`](ClientBuilder::backend) | resolved | a fixed backend `host[:port]`, skipping resolution |
 /// | [`allow_insecure_http`](ClientBuilder::allow_insecure_http) | `false` | allow plain `http` to hosts other than loopback (`localhost`, `127.0.0.0/8`, `::1`) |
-/// | [`connect_timeout`](ClientBuilder::connect_timeout) | 5 s | to open a connection |
-/// | [`timeout`](ClientBuilder::timeout) | 10 s | per attempt, from sending to the end of the answer |
+/// | [`connect_timeout`](ClientBuilder::connect_timeout) | 5 s | to open a connection ([`FOREVER`](crate::retry::FOREVER) or `Duration::MAX`: no limit) |
+/// | [`timeout`](ClientBuilder::timeout) | 10 s | per attempt, from sending to the end of the answer ([`FOREVER`](crate::retry::FOREVER) or `Duration::MAX`: no limit) |
 /// | [`retry`](ClientBuilder::retry) | [`RetryPolicy::default()`] (3 attempts, 100 ms doubling to 2 s, `Retry-After` ≤ 10 s, ≤ 30 s in all) | which failures are retried and when |
 /// | [`get_limit`](ClientBuilder::get_limit) | 2,000 bytes | past it a user-id event goes as `evwidj` (POST) |
 /// | [`evwid_mode`](ClientBuilder::evwid_mode) | [`EvwidMode::Auto`] | force `evwid` (GET) or `evwidj` (POST) |
-/// | [`resolve_ttl`](ClientBuilder::resolve_ttl) | 1 h | how long a resolved backend is used before it is fetched again |
+/// | [`resolve_ttl`](ClientBuilder::resolve_ttl) | 1 h | how long a resolved backend is used before it is fetched again (`Duration::MAX`: forever) |
 /// | [`transport`](ClientBuilder::transport) | [`ReqwestTransport`] (rustls) | how requests are sent, e.g. [`DryRunTransport`](crate::transport::DryRunTransport) in tests |
 /// | [`user_agent`](ClientBuilder::user_agent) | none | a suffix after `gamooga-rust/<version>` in `User-Agent` |
 ///
@@ -59,12 +61,27 @@ pub const DEFAULT_CONFIG_URL: &str = "https://cdn-jp.gsecondscreen.com";
 /// (but 501 and 505), connection errors and timeouts as the [`RetryPolicy`] says, honouring
 /// `Retry-After`; other 4xx are never retried. The error then says how many attempts were
 /// made. A retry whose wait would pass [`RetryPolicy::max_elapsed`] is not made. Retries are
-/// at-least-once: a call that timed out may have been stored.
+/// at-least-once: a call that timed out may have been stored ([`Error::may_have_been_sent`]).
+///
+/// When the company information fails (an HTTP error, no answer, an answer that is not JSON
+/// or names no valid backend), a call fails with [`Error::Resolve`], which is retried like a
+/// connection error after the resolver's own backoff ([`Error::retry_after`]); see
+/// [`resolve`].
+///
+/// Errors name the call and the host, never the query, and never quote an answer's body
+/// ([`Error::body`] gives it).
 ///
 /// # Logging
 ///
 /// Each call runs in a `tracing` span `gamooga` with the fields `endpoint` and `company`.
-/// URLs, which hold user and visitor ids, are logged at debug level only.
+///
+/// | level | what |
+/// |---|---|
+/// | `WARN` | giving up on a retryable error; the company information failing (once per run of failures) |
+/// | `INFO` | a failed attempt that is retried; the company information answering again; a refresh after repeated backend failures |
+/// | `DEBUG` | the full URL of every request (user and visitor ids, values), answer bodies of errors |
+///
+/// Nothing above `DEBUG` holds a user id, a visitor id, a property value or an answer body.
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
@@ -74,7 +91,7 @@ struct Inner {
     calls: Calls,
     resolver: Resolver,
     transport: Arc<dyn Transport>,
-    /// The config URL without a trailing `/`.
+    /// The config URL without a trailing `/`: `scheme://host[:port]`.
     config_base: String,
     timeout: Duration,
     retry: RetryPolicy,
@@ -187,7 +204,8 @@ impl Client {
             loop {
                 let error = match self.attempt(request).await {
                     Ok(response) => return Ok(response),
-                    Err(error) => error,
+                    // The count so far, so that a logged message agrees with `attempt`.
+                    Err(error) => error.with_attempts(attempt),
                 };
                 match retry.retry_delay(&error, attempt, start.elapsed()) {
                     Some(wait) => {
@@ -199,7 +217,7 @@ impl Client {
                         if error.is_retryable() {
                             tracing::warn!(attempts = attempt, %error, "giving up");
                         }
-                        return Err(error.with_attempts(attempt));
+                        return Err(error);
                     }
                 }
             }
@@ -310,7 +328,7 @@ impl Client {
 
     /// The visitor id mapped to `user_id`, created by Gamooga if there is none (`id` with
     /// `u`). An answer other than `{"result":"success","vid":"..."}` is an
-    /// [`Error::Decode`] quoting the body.
+    /// [`Error::Decode`] (its [`body`](Error::body) holds the answer).
     ///
     /// ```
     /// use std::sync::Arc;
@@ -361,6 +379,8 @@ impl Client {
         } else {
             Arc::from(inner.config_base.as_str())
         };
+        // `scheme://host[:port]`: the host for errors is what follows the scheme.
+        let host = base.split_once("://").map_or(&*base, |(_, host)| host);
         // base + path + ? + query, built once (the query can be 2 KB).
         let mut url =
             String::with_capacity(base.len() + request.path().len() + 1 + request.query().len());
@@ -372,7 +392,14 @@ impl Client {
         }
         tracing::debug!(method = request.method().as_str(), url = %url, "sending");
         let http = HttpRequest::new(request.method(), url, request.body().map(str::to_owned));
-        let outcome = transport::exchange(&*inner.transport, http, inner.timeout).await;
+        let outcome = transport::exchange(
+            &*inner.transport,
+            http,
+            request.endpoint(),
+            host,
+            inner.timeout,
+        )
+        .await;
         if backend {
             match &outcome {
                 Err(Error::Connection { .. } | Error::Timeout { .. }) => {
@@ -392,7 +419,7 @@ impl Client {
 /// Reads the answer of `id`: `{"result":"success","vid":"<visitor id>"}`.
 fn parse_identify(body: &[u8]) -> Result<String> {
     let decode = |reason: &str| Error::Decode {
-        call: "id",
+        call: Endpoint::Id,
         reason: reason.to_owned(),
         body: transport::body_snippet(body),
     };
@@ -474,8 +501,10 @@ impl ClientBuilder {
     }
 
     /// Where the company information is fetched (default
-    /// [`DEFAULT_CONFIG_URL`]); `/newnaconf/{company}/` is appended. Its scheme is also the
-    /// backend's.
+    /// [`DEFAULT_CONFIG_URL`]): `scheme://host[:port]`, nothing more, since
+    /// `/newnaconf/{company}/` is appended. Its scheme is also the backend's. A URL with a
+    /// path, query, fragment or user info, or without a scheme, is refused by
+    /// [`build`](Self::build) with the reason.
     pub fn config_url(mut self, url: impl Into<String>) -> Self {
         self.config_url = url.into();
         self
@@ -495,13 +524,15 @@ impl ClientBuilder {
         self
     }
 
-    /// The time to open a connection (default 5 s).
+    /// The time to open a connection (default 5 s). [`FOREVER`](crate::retry::FOREVER) or longer (`Duration::MAX`)
+    /// means no limit.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
     }
 
     /// The time for one attempt, from sending to the end of the answer (default 10 s).
+    /// [`FOREVER`](crate::retry::FOREVER) or longer (`Duration::MAX`) means no limit.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -528,7 +559,8 @@ impl ClientBuilder {
     }
 
     /// How long a resolved backend is used before the company information is fetched again
-    /// (default one hour).
+    /// (default one hour). [`FOREVER`](crate::retry::FOREVER) or longer (`Duration::MAX`) caches it for good (it is
+    /// still fetched again after repeated connection failures to the backend).
     pub fn resolve_ttl(mut self, ttl: Duration) -> Self {
         self.resolve_ttl = ttl;
         self
@@ -551,11 +583,12 @@ impl ClientBuilder {
 
     /// Builds the client. Nothing is fetched yet: the backend is resolved on the first call.
     ///
-    /// Errors: an empty company id ([`Error::InvalidInput`]); a config URL that is not an
-    /// `http`/`https` URL without user info, query or fragment, plain `http` to a host that
-    /// is not loopback without [`allow_insecure_http`](Self::allow_insecure_http), a fixed
-    /// backend that is not `host[:port]`, a zero timeout, or a bad user agent
-    /// ([`Error::Config`]).
+    /// Errors: an empty company id, or one with whitespace or control characters
+    /// ([`Error::InvalidInput`]); a config URL that is not `http(s)://host[:port]` (a path,
+    /// query, fragment or user info, or no scheme: the message says which and how to fix
+    /// it), plain `http` to a host that is not loopback without
+    /// [`allow_insecure_http`](Self::allow_insecure_http), a fixed backend that is not
+    /// `host[:port]`, a zero timeout, or a bad user agent ([`Error::Config`]).
     pub fn build(self) -> Result<Client> {
         let calls = Calls::new(&self.company_id)?
             .with_get_limit(self.get_limit)
@@ -563,7 +596,11 @@ impl ClientBuilder {
         if self.timeout.is_zero() || self.connect_timeout.is_zero() {
             return Err(Error::Config("timeouts must be longer than zero".into()));
         }
-        let (scheme, config_base) = parse_config_url(&self.config_url, self.allow_insecure_http)?;
+        let ConfigUrl {
+            scheme,
+            base: config_base,
+            host: config_host,
+        } = parse_config_url(&self.config_url, self.allow_insecure_http)?;
         let transport: Arc<dyn Transport> = match self.transport {
             Some(t) => t,
             None => Arc::new(ReqwestTransport::new(
@@ -580,14 +617,14 @@ impl ClientBuilder {
                     )),
                     other => other,
                 })?;
-                Source::Fixed(resolve::backend_base(
-                    scheme,
-                    &backend,
-                    self.allow_insecure_http,
-                )?)
+                Source::Fixed(
+                    resolve::backend_base(scheme, &backend, self.allow_insecure_http)
+                        .map_err(Error::Config)?,
+                )
             }
             None => Source::Config {
                 url: format!("{config_base}{}", calls.company_info().path_and_query()),
+                host: config_host,
                 scheme,
                 allow_insecure_http: self.allow_insecure_http,
                 ttl: self.resolve_ttl,
@@ -620,78 +657,128 @@ fn env_var(name: &str) -> Result<Option<String>> {
     }
 }
 
-/// Checks the config URL; answers its scheme and the URL without a trailing `/`.
-fn parse_config_url(text: &str, allow_insecure_http: bool) -> Result<(&'static str, String)> {
-    let url = url::Url::parse(text)
-        .map_err(|e| Error::Config(format!("the config URL {text:?} is not a URL: {e}")))?;
+/// A checked config URL.
+#[derive(Debug, PartialEq, Eq)]
+struct ConfigUrl {
+    /// `http` or `https`.
+    scheme: &'static str,
+    /// `scheme://host[:port]`, no trailing `/`.
+    base: String,
+    /// `host[:port]`.
+    host: String,
+}
+
+/// Checks the config URL: `http(s)://host[:port]` and nothing else.
+fn parse_config_url(text: &str, allow_insecure_http: bool) -> Result<ConfigUrl> {
+    let refuse = |what: String| Error::Config(format!("the config URL {text:?} {what}"));
+    // Without `://`, `127.0.0.1:8686` is no URL and `localhost:8686` one with the scheme
+    // `localhost`: either way the scheme is missing.
+    if !text.contains("://") {
+        return Err(refuse(
+            "has no scheme: add http:// or https:// (e.g. https://cdn-jp.gsecondscreen.com)".into(),
+        ));
+    }
+    let url = url::Url::parse(text).map_err(|e| refuse(format!("is not a URL: {e}")))?;
     let scheme = match url.scheme() {
         "https" => "https",
         "http" => "http",
         other => {
-            return Err(Error::Config(format!(
-                "the config URL {text:?} has the scheme `{other}`; use https"
+            return Err(refuse(format!(
+                "has the scheme `{other}`; use https (or http for a local emulator)"
             )))
         }
     };
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(Error::Config(format!(
-            "the config URL {text:?} has user info; remove it"
-        )));
+        return Err(refuse("has user info; remove it".into()));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(Error::Config(format!(
-            "the config URL {text:?} has a query or fragment; remove it"
+        return Err(refuse("has a query or fragment; remove it".into()));
+    }
+    if url.path() != "/" {
+        return Err(refuse(format!(
+            "has the path `{}`; give only scheme, host and port: the SDK appends \
+             /newnaconf/{{company}}/ itself",
+            url.path()
         )));
     }
-    let host = url
-        .host()
-        .ok_or_else(|| Error::Config(format!("the config URL {text:?} has no host")))?;
+    let host = url.host().ok_or_else(|| refuse("has no host".into()))?;
     if scheme == "http" && !allow_insecure_http && !resolve::is_loopback_host(&host) {
         return Err(Error::Config(format!(
             "plain http to {host} is refused: use https, or allow_insecure_http(true) if you \
              really mean it"
         )));
     }
-    Ok((scheme, url.as_str().trim_end_matches('/').to_owned()))
+    let host = match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
+    };
+    Ok(ConfigUrl {
+        scheme,
+        base: format!("{scheme}://{host}"),
+        host,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn config(text: &str, insecure: bool) -> Result<(&'static str, String, String)> {
+        parse_config_url(text, insecure).map(|c| (c.scheme, c.base, c.host))
+    }
+
     #[test]
     fn config_urls() {
         assert_eq!(
-            parse_config_url(DEFAULT_CONFIG_URL, false).unwrap(),
-            ("https", "https://cdn-jp.gsecondscreen.com".to_owned())
+            config(DEFAULT_CONFIG_URL, false).unwrap(),
+            (
+                "https",
+                "https://cdn-jp.gsecondscreen.com".to_owned(),
+                "cdn-jp.gsecondscreen.com".to_owned()
+            )
         );
         assert_eq!(
-            parse_config_url("https://conf.example/prefix/", false).unwrap(),
-            ("https", "https://conf.example/prefix".to_owned())
+            config("https://conf.example:8443/", false).unwrap(),
+            (
+                "https",
+                "https://conf.example:8443".to_owned(),
+                "conf.example:8443".to_owned()
+            )
         );
-        for ok in [
-            "http://127.0.0.1:8080",
-            "http://localhost:1/",
-            "http://[::1]:9",
-            "http://127.9.9.9",
+        for (ok, host) in [
+            ("http://127.0.0.1:8080", "127.0.0.1:8080"),
+            ("http://localhost:1/", "localhost:1"),
+            ("http://[::1]:9", "[::1]:9"),
+            ("http://127.9.9.9", "127.9.9.9"),
         ] {
-            assert_eq!(parse_config_url(ok, false).unwrap().0, "http", "{ok}");
+            let (scheme, _, h) = config(ok, false).unwrap();
+            assert_eq!((scheme, h.as_str()), ("http", host), "{ok}");
         }
-        assert!(parse_config_url("http://conf.example", true).is_ok());
-        for bad in [
-            "http://conf.example",
-            "http://10.0.0.1",
-            "ftp://conf.example",
-            "conf.example",
-            "https://u:p@conf.example",
-            "https://conf.example/?x=1",
-            "https://conf.example/#x",
-            "",
+        assert!(config("http://conf.example", true).is_ok());
+        for (bad, reason) in [
+            ("http://conf.example", "plain http"),
+            ("http://10.0.0.1", "plain http"),
+            ("ftp://conf.example", "scheme `ftp`"),
+            ("conf.example", "add http:// or https://"),
+            ("127.0.0.1:8686", "add http:// or https://"),
+            ("localhost:8686", "add http:// or https://"),
+            ("https://u:p@conf.example", "user info"),
+            ("https://conf.example/?x=1", "query"),
+            ("https://conf.example/#x", "fragment"),
+            ("https://conf.example/prefix/", "path `/prefix/`"),
+            (
+                "http://127.0.0.1:8686/newnaconf/acme/",
+                "/newnaconf/{company}/",
+            ),
+            ("", "add http:// or https://"),
+            ("https://", "not a URL"),
         ] {
-            assert!(
-                matches!(parse_config_url(bad, false), Err(Error::Config(_))),
-                "{bad:?}"
-            );
+            match config(bad, false) {
+                Err(Error::Config(message)) => {
+                    assert!(message.contains(reason), "{bad:?}: {message}")
+                }
+                other => panic!("{bad:?}: {other:?}"),
+            }
         }
     }
 
@@ -710,12 +797,15 @@ mod tests {
             b"",
         ] {
             match parse_identify(body) {
-                Err(Error::Decode {
-                    call: "id",
-                    body: quoted,
-                    ..
-                }) => {
-                    assert_eq!(quoted.as_bytes(), body)
+                Err(
+                    ref e @ Error::Decode {
+                        call: Endpoint::Id,
+                        body: ref quoted,
+                        ..
+                    },
+                ) => {
+                    assert_eq!(quoted.as_bytes(), body);
+                    assert_eq!(e.body().map(str::as_bytes), Some(body));
                 }
                 other => panic!("{other:?}"),
             }
@@ -725,11 +815,25 @@ mod tests {
     #[test]
     fn attempts_are_set_on_transport_errors_only() {
         let e = Error::Timeout {
+            call: Endpoint::Evwid,
+            host: "h".into(),
+            phase: crate::transport::Phase::Unknown,
             timeout: Duration::from_secs(1),
             attempts: 1,
         }
         .with_attempts(3);
         assert!(matches!(e, Error::Timeout { attempts: 3, .. }));
+        let resolve = Error::Resolve {
+            cause: Box::new(e.clone().with_attempts(1)),
+            host: "conf.example".into(),
+            retry_in: Duration::from_secs(1),
+            attempts: 1,
+        }
+        .with_attempts(4);
+        assert_eq!(resolve.attempts(), Some(4));
+        let message = resolve.to_string();
+        assert!(message.contains("after 4 attempt(s)"), "{message}");
+        assert!(!message.contains("after 1 attempt(s)"), "{message}");
         let e = Error::Config("x".into()).with_attempts(3);
         assert!(matches!(e, Error::Config(_)));
     }

@@ -5,30 +5,46 @@
 //! The resolver fetches it, checks it is a plain host ([`Backend::parse`]), and caches it per
 //! client:
 //!
-//! - for a TTL (one hour by default), since `evbk` "does not change often";
-//! - single flight: one fetch at a time, however many calls wait for it;
-//! - stale on error: when a refresh fails, the last good backend keeps being used (and the
-//!   refresh is tried again later);
+//! - for a TTL (one hour by default; `Duration::MAX` caches forever), since `evbk` "does
+//!   not change often";
+//! - single flight: one fetch at a time; calls without a backend wait for it, calls with a
+//!   stale one keep using it meanwhile;
+//! - backoff on failure: a failed fetch (an HTTP error, no answer, an answer that is not JSON
+//!   or has no valid `evbk`) is a transient [`Error::Resolve`], and the next fetch waits
+//!   [`BACKOFF_INITIAL`] doubling to [`BACKOFF_MAX`] (jittered). Calls during that wait fail
+//!   at once with the last error and the time left ([`Error::retry_after`]): a thousand
+//!   waiting calls make one fetch per backoff step, not a thousand;
+//! - stale on error: when a refresh fails, the last good backend keeps being used, and the
+//!   refresh is tried again after the backoff or the TTL, whichever is shorter;
 //! - early refresh: after [`REFRESH_AFTER_FAILURES`] connection failures or timeouts in a row
 //!   against the backend, the next call fetches the company information again.
 //!
+//! An `evbk` that fails validation is never followed; it is retried like any failure.
 //! A fixed backend can be configured instead, which skips all of this.
 
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::call::Method;
+// tokio's clock (the system's monotonic clock, or a paused test clock).
+use tokio::time::Instant;
+
+use crate::call::{Endpoint, Method};
 use crate::error::{Error, Result};
+use crate::retry::finite;
 use crate::transport::{self, HttpRequest, Transport};
 
 /// Connection failures or timeouts in a row against the backend after which the next call
 /// fetches the company information again, in case the backend moved.
 pub const REFRESH_AFTER_FAILURES: u32 = 3;
 
-/// The longest wait before a failed refresh is tried again (while the old backend is used).
-const STALE_RETRY: Duration = Duration::from_secs(30);
+/// The wait after a first failed fetch of the company information (its upper bound: the wait
+/// is jittered between half of it and all of it). It doubles with each failure in a row.
+pub const BACKOFF_INITIAL: Duration = Duration::from_millis(250);
+
+/// The longest wait between fetches of failing company information.
+pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 /// The most bytes of a refused value quoted in an error.
 const MAX_QUOTED: usize = 128;
@@ -234,7 +250,7 @@ fn check_dns_name(host: &str) -> std::result::Result<(), String> {
 /// ```
 pub fn parse_company_info(body: &[u8]) -> Result<Backend> {
     let decode = |reason: &str| Error::Decode {
-        call: "newnaconf",
+        call: Endpoint::CompanyInfo,
         reason: reason.to_owned(),
         body: transport::body_snippet(body),
     };
@@ -271,6 +287,8 @@ pub(crate) enum Source {
     Config {
         /// The full `newnaconf` URL.
         url: String,
+        /// The configuration host (and port), for errors.
+        host: String,
         /// `http` or `https`: the config URL's scheme, used for the backend too.
         scheme: &'static str,
         allow_insecure_http: bool,
@@ -281,31 +299,59 @@ pub(crate) enum Source {
 }
 
 /// The base URL (`scheme://host[:port]`) for a backend, refusing plain http to a remote host
-/// unless allowed.
+/// unless allowed (the error is the reason).
 pub(crate) fn backend_base(
     scheme: &str,
     backend: &Backend,
     allow_insecure_http: bool,
-) -> Result<Arc<str>> {
+) -> std::result::Result<Arc<str>, String> {
     if scheme == "http" && !backend.is_loopback() && !allow_insecure_http {
-        return Err(Error::Config(format!(
+        return Err(format!(
             "plain http to the backend {backend} is refused: use an https config URL, \
              or allow_insecure_http(true) if you really mean it"
-        )));
+        ));
     }
     Ok(Arc::from(format!("{scheme}://{backend}")))
 }
 
+/// The wait before the next fetch after `failures` failed fetches in a row: a random
+/// duration between half and all of `min(BACKOFF_MAX, BACKOFF_INITIAL * 2^(failures-1))`,
+/// and at least what the server asked in `Retry-After` (up to [`BACKOFF_MAX`]).
+fn backoff(failures: u32, retry_after: Option<Duration>) -> Duration {
+    let exp = failures.saturating_sub(1).min(31);
+    let ceiling = BACKOFF_INITIAL.saturating_mul(1u32 << exp).min(BACKOFF_MAX);
+    let half = ceiling / 2;
+    let jitter = Duration::from_nanos(fastrand::u64(0..=half.as_nanos() as u64));
+    (half + jitter).max(retry_after.unwrap_or_default().min(BACKOFF_MAX))
+}
+
+/// The last good backend.
+#[derive(Debug)]
+struct Cached {
+    base: Arc<str>,
+    /// When to fetch again; `None`: never (a TTL of `FOREVER` or more).
+    refresh_at: Option<Instant>,
+}
+
 #[derive(Debug, Default)]
 struct State {
-    /// The last good backend base URL and when to refresh it.
-    cached: Option<(Arc<str>, Instant)>,
-    /// Incremented by every finished fetch.
-    generation: u64,
-    /// The error of the last fetch, when it failed with nothing cached.
-    last_error: Option<Error>,
+    cached: Option<Cached>,
     /// Connection failures or timeouts in a row against the backend.
     failures: u32,
+    /// Failed fetches in a row: the backoff's exponent.
+    fetch_failures: u32,
+    /// After a failed fetch: no fetch before this instant, and why the last one failed.
+    backoff: Option<(Instant, Error)>,
+}
+
+/// What a call does, from the state at one instant.
+enum Decision {
+    /// Use this base URL (fresh, or stale during a refresh's backoff).
+    Use(Arc<str>),
+    /// Fail at once: nothing is cached and the backoff is running.
+    Fail(Error),
+    /// Fetch the company information.
+    Fetch,
 }
 
 /// The per-client backend cache; see the [module docs](self).
@@ -329,79 +375,161 @@ impl Resolver {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The cached base URL if it needs no refresh, and the current fetch generation.
-    fn fresh(&self) -> (Option<Arc<str>>, u64) {
-        let state = self.state();
-        let fresh = state.cached.as_ref().and_then(|(base, refresh_at)| {
-            (state.failures < REFRESH_AFTER_FAILURES && Instant::now() < *refresh_at)
-                .then(|| base.clone())
-        });
-        (fresh, state.generation)
+    /// The configuration host, for errors.
+    fn config_host(&self) -> &str {
+        match &self.source {
+            Source::Config { host, .. } => host,
+            Source::Fixed(_) => "",
+        }
     }
 
-    /// The backend base URL (`https://host[:port]`), fetched if needed.
+    fn decide(&self, now: Instant) -> Decision {
+        let state = self.state();
+        if let Some(cached) = &state.cached {
+            let due = state.failures >= REFRESH_AFTER_FAILURES
+                || cached.refresh_at.is_some_and(|at| now >= at);
+            if !due {
+                return Decision::Use(cached.base.clone());
+            }
+        }
+        match (&state.backoff, &state.cached) {
+            (Some((at, _)), Some(cached)) if now < *at => Decision::Use(cached.base.clone()),
+            (Some((at, cause)), None) if now < *at => Decision::Fail(Error::Resolve {
+                cause: Box::new(cause.clone()),
+                host: self.config_host().to_owned(),
+                retry_in: *at - now,
+                attempts: 1,
+            }),
+            _ => Decision::Fetch,
+        }
+    }
+
+    /// The backend base URL (`https://host[:port]`), fetched if needed. A failure is an
+    /// [`Error::Resolve`].
     pub(crate) async fn resolve(&self) -> Result<Arc<str>> {
-        let (url, scheme, allow_insecure_http, ttl, transport, timeout) = match &self.source {
+        let (url, host, scheme, allow_insecure_http, ttl, transport, timeout) = match &self.source {
             Source::Fixed(base) => return Ok(base.clone()),
             Source::Config {
                 url,
+                host,
                 scheme,
                 allow_insecure_http,
                 ttl,
                 transport,
                 timeout,
-            } => (url, scheme, allow_insecure_http, ttl, transport, timeout),
+            } => (
+                url,
+                host,
+                scheme,
+                allow_insecure_http,
+                ttl,
+                transport,
+                timeout,
+            ),
         };
-        let (fresh, generation) = self.fresh();
-        if let Some(base) = fresh {
-            return Ok(base);
+        match self.decide(Instant::now()) {
+            Decision::Use(base) => return Ok(base),
+            Decision::Fail(error) => return Err(error),
+            Decision::Fetch => {}
         }
-        let _flight = self.flight.lock().await;
-        // Someone else may have fetched while this call waited.
-        let (fresh, now_generation) = self.fresh();
-        if let Some(base) = fresh {
-            return Ok(base);
-        }
-        if now_generation != generation {
-            if let Some(error) = &self.state().last_error {
-                return Err(error.clone());
+        // Single flight. While another call fetches, a stale backend is used rather than
+        // waited for; without one, wait for that fetch and take its outcome.
+        let _flight = match self.flight.try_lock() {
+            Ok(guard) => guard,
+            Err(_) => {
+                if let Some(cached) = &self.state().cached {
+                    return Ok(cached.base.clone());
+                }
+                self.flight.lock().await
             }
+        };
+        match self.decide(Instant::now()) {
+            Decision::Use(base) => return Ok(base),
+            Decision::Fail(error) => return Err(error),
+            Decision::Fetch => {}
         }
 
         tracing::debug!(url = %url, "fetching the company information");
         let fetched = async {
             let request = HttpRequest::new(Method::Get, url.clone(), None);
-            let response = transport::exchange(&**transport, request, *timeout).await?;
+            let response =
+                transport::exchange(&**transport, request, Endpoint::CompanyInfo, host, *timeout)
+                    .await?;
             let backend = parse_company_info(&response.body)?;
-            backend_base(scheme, &backend, *allow_insecure_http)
+            backend_base(scheme, &backend, *allow_insecure_http).map_err(|reason| {
+                Error::InvalidBackend {
+                    value: backend.to_string(),
+                    reason,
+                }
+            })
         }
         .await;
 
+        let now = Instant::now();
         let mut state = self.state();
-        state.generation += 1;
         state.failures = 0;
         match fetched {
             Ok(base) => {
-                tracing::debug!(backend = %base, "resolved the backend");
-                state.cached = Some((base.clone(), Instant::now() + *ttl));
-                state.last_error = None;
+                if state.fetch_failures > 0 {
+                    tracing::info!(
+                        host = %host,
+                        failures = state.fetch_failures,
+                        backend = %base,
+                        "the company information answers again"
+                    );
+                } else {
+                    tracing::debug!(backend = %base, "resolved the backend");
+                }
+                state.cached = Some(Cached {
+                    base: base.clone(),
+                    refresh_at: finite(*ttl).and_then(|ttl| now.checked_add(ttl)),
+                });
+                state.fetch_failures = 0;
+                state.backoff = None;
                 Ok(base)
             }
-            Err(error) => match &mut state.cached {
-                Some((base, refresh_at)) => {
-                    tracing::warn!(
-                        error = %error,
-                        backend = %base,
-                        "could not refresh the company information; keeping the last backend"
+            Err(cause) => {
+                state.fetch_failures = state.fetch_failures.saturating_add(1);
+                let stale = state.cached.as_ref().map(|c| c.base.clone());
+                let mut retry_in = backoff(state.fetch_failures, cause.retry_after());
+                if stale.is_some() {
+                    // Calls are served meanwhile: refresh at least as often as the TTL asks.
+                    retry_in = retry_in.min(*ttl);
+                }
+                state.backoff = Some((now + retry_in, cause.clone()));
+                // One warning when a run of failures starts; the rest at debug level.
+                if state.fetch_failures == 1 {
+                    match &stale {
+                        Some(base) => tracing::warn!(
+                            error = %cause,
+                            backend = %base,
+                            ?retry_in,
+                            "could not refresh the company information; keeping the last backend"
+                        ),
+                        None => tracing::warn!(
+                            error = %cause,
+                            ?retry_in,
+                            "could not fetch the company information; calls fail until it answers"
+                        ),
+                    }
+                } else {
+                    tracing::debug!(
+                        error = %cause,
+                        failures = state.fetch_failures,
+                        ?retry_in,
+                        "the company information still fails"
                     );
-                    *refresh_at = Instant::now() + (*ttl).min(STALE_RETRY);
-                    Ok(base.clone())
                 }
-                None => {
-                    state.last_error = Some(error.clone());
-                    Err(error)
+                match stale {
+                    Some(base) => Ok(base),
+                    None => Err(Error::Resolve {
+                        cause: Box::new(cause),
+                        host: host.clone(),
+                        retry_in,
+                        attempts: 1,
+                    }),
                 }
-            },
+            }
         }
     }
 
@@ -527,7 +655,7 @@ mod tests {
                 matches!(
                     parse_company_info(body),
                     Err(Error::Decode {
-                        call: "newnaconf",
+                        call: Endpoint::CompanyInfo,
                         ..
                     })
                 ),
@@ -551,13 +679,32 @@ mod tests {
     }
 
     #[test]
+    fn backoff_doubles_to_its_cap_with_jitter() {
+        for failures in 1..40 {
+            let ceiling = BACKOFF_INITIAL
+                .saturating_mul(1 << (failures - 1).min(31))
+                .min(BACKOFF_MAX);
+            for _ in 0..20 {
+                let wait = backoff(failures, None);
+                assert!(
+                    wait >= ceiling / 2 && wait <= ceiling,
+                    "{failures}: {wait:?}"
+                );
+            }
+        }
+        assert_eq!(backoff(u32::MAX, None).max(BACKOFF_MAX), BACKOFF_MAX);
+        // The server's Retry-After is a floor, up to the cap.
+        assert!(backoff(1, Some(Duration::from_secs(5))) >= Duration::from_secs(5));
+        assert_eq!(backoff(1, Some(Duration::MAX)), BACKOFF_MAX);
+    }
+
+    #[test]
     fn plain_http_only_to_loopback_unless_allowed() {
         let remote = Backend::parse("evbk.gamooga.com").unwrap();
         let local = Backend::parse("127.0.0.1:9").unwrap();
-        assert!(matches!(
-            backend_base("http", &remote, false),
-            Err(Error::Config(_))
-        ));
+        assert!(backend_base("http", &remote, false)
+            .unwrap_err()
+            .contains("plain http"));
         assert_eq!(
             &*backend_base("http", &remote, true).unwrap(),
             "http://evbk.gamooga.com"

@@ -1,8 +1,31 @@
 //! [`RetryPolicy`]: which failures are retried, how often, and how long to wait between tries.
+//!
+//! Every duration setting of the SDK saturates: `Duration::MAX` means "forever", and no
+//! setting can make an `Instant + Duration` overflow. A wait the SDK computes is at most
+//! [`FOREVER`], and a timeout of `FOREVER` or longer means no timeout.
 
 use std::time::Duration;
 
 use crate::error::Error;
+
+/// The longest wait the SDK computes, and the threshold past which a timeout means "none":
+/// 100 years. Longer durations (`Duration::MAX` included) are cut to it, so that adding one
+/// to an `Instant` cannot overflow.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use gamooga_core::retry::{RetryPolicy, FOREVER};
+/// let policy = RetryPolicy::default().max_retry_after(Duration::MAX);
+/// let wait = policy.backoff(1, Some(Duration::MAX));
+/// assert_eq!(wait, FOREVER);
+/// assert!(Instant::now().checked_add(wait).is_some());
+/// ```
+pub const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
+/// `Some(d)` for a real limit, `None` for [`FOREVER`] or longer (no limit).
+pub(crate) fn finite(d: Duration) -> Option<Duration> {
+    (d < FOREVER).then_some(d)
+}
 
 /// How failed calls are retried: exponential backoff with full jitter, honouring the server's
 /// `Retry-After` up to a cap. Only [retryable](Error::is_retryable) errors are retried
@@ -10,6 +33,9 @@ use crate::error::Error;
 ///
 /// Retries are at-least-once: Gamooga has no idempotency key, so a call that timed out may
 /// have been stored and is then stored twice.
+///
+/// Every duration may be `Duration::MAX` ("forever"): the waits it computes are cut to
+/// [`FOREVER`], so nothing overflows.
 ///
 /// ```
 /// use std::time::Duration;
@@ -97,17 +123,20 @@ impl RetryPolicy {
     }
 
     /// The wait before retry number `retry` (1 = the first retry): the server's
-    /// `Retry-After` (capped) when given, else a uniformly random duration up to
-    /// `min(max_backoff, initial_backoff * 2^(retry-1))` (full jitter).
+    /// `Retry-After` (capped at [`max_retry_after`](Self::max_retry_after)) when given, else
+    /// a uniformly random duration up to `min(max_backoff, initial_backoff * 2^(retry-1))`
+    /// (full jitter). Never more than [`FOREVER`].
     pub fn backoff(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
         if let Some(ra) = retry_after {
-            return ra.min(self.max_retry_after);
+            return ra.min(self.max_retry_after).min(FOREVER);
         }
         let exp = retry.saturating_sub(1).min(31);
         let ceiling = self
             .initial_backoff
             .saturating_mul(1u32 << exp)
-            .min(self.max_backoff);
+            .min(self.max_backoff)
+            .min(FOREVER);
+        // FOREVER is far below u64::MAX nanoseconds (584 years).
         let nanos = ceiling.as_nanos().min(u64::MAX as u128) as u64;
         Duration::from_nanos(fastrand::u64(0..=nanos))
     }
@@ -132,6 +161,8 @@ impl RetryPolicy {
     /// use gamooga_core::{retry::RetryPolicy, Error};
     /// let policy = RetryPolicy::default().max_elapsed(Some(Duration::from_secs(30)));
     /// let busy = |secs| Error::Http {
+    ///     call: gamooga_core::Endpoint::Evwid,
+    ///     host: "evbk.gamooga.com".into(),
     ///     status: 429,
     ///     body: String::new(),
     ///     attempts: 1,
@@ -174,9 +205,46 @@ mod tests {
     }
 
     #[test]
+    fn every_duration_may_be_forever() {
+        let p = RetryPolicy::default()
+            .initial_backoff(Duration::MAX)
+            .max_backoff(Duration::MAX)
+            .max_retry_after(Duration::MAX)
+            .max_elapsed(Some(Duration::MAX));
+        let now = std::time::Instant::now();
+        for retry in [1, 2, 31, 32, u32::MAX] {
+            let wait = p.backoff(retry, None);
+            assert!(wait <= FOREVER, "{wait:?}");
+            assert!(now.checked_add(wait).is_some());
+        }
+        assert_eq!(p.backoff(1, Some(Duration::MAX)), FOREVER);
+        let busy = Error::Http {
+            call: crate::Endpoint::Evwid,
+            host: "h".into(),
+            status: 429,
+            body: String::new(),
+            attempts: 1,
+            retry_after: Some(Duration::from_secs(u64::MAX)),
+        };
+        // A forever budget is not used up by a long run, and the wait is cut to FOREVER.
+        assert_eq!(
+            p.retry_delay(&busy, 1, Duration::from_secs(1 << 40)),
+            Some(FOREVER)
+        );
+        assert_eq!(p.retry_delay(&busy, 1, Duration::ZERO), Some(FOREVER));
+        let bounded = p.clone().max_elapsed(Some(Duration::from_secs(1)));
+        assert_eq!(bounded.retry_delay(&busy, 1, Duration::ZERO), None);
+        assert_eq!(finite(Duration::MAX), None);
+        assert_eq!(finite(FOREVER), None);
+        assert_eq!(finite(Duration::from_secs(5)), Some(Duration::from_secs(5)));
+    }
+
+    #[test]
     fn only_retryable_errors_within_budget() {
         let p = RetryPolicy::default();
         let http = |status| Error::Http {
+            call: crate::Endpoint::Evwid,
+            host: "h".into(),
             status,
             body: String::new(),
             attempts: 1,

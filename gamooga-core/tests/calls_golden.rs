@@ -30,8 +30,8 @@ fn company_info() {
     assert_eq!(r.endpoint(), Endpoint::CompanyInfo);
     assert_eq!(r.method(), Method::Get);
     assert_eq!(r.path_and_query(), "/newnaconf/acme/");
-    let r = Calls::new("a/b c").unwrap().company_info();
-    assert_eq!(r.path(), "/newnaconf/a%2Fb%20c/");
+    let r = Calls::new("a/b%c").unwrap().company_info();
+    assert_eq!(r.path(), "/newnaconf/a%2Fb%25c/");
 }
 
 #[test]

@@ -126,13 +126,19 @@ async fn an_error_quotes_at_most_512_bytes_of_the_body() {
     let (backend, server) = one_shot(answer.into_bytes()).await;
     let client = client_for(&backend).build().unwrap();
     match client.link("u", "abcdef0123456789").await {
-        Err(Error::Http {
-            status: 400,
-            body,
-            attempts: 1,
-            ..
-        }) => {
-            assert_eq!(body, "e".repeat(512))
+        Err(
+            ref err @ Error::Http {
+                status: 400,
+                ref body,
+                attempts: 1,
+                ..
+            },
+        ) => {
+            assert_eq!(body, &"e".repeat(512));
+            assert_eq!(err.body(), Some(&*"e".repeat(512)));
+            // Reachable, but in no message.
+            assert!(!err.to_string().contains("eeee"), "{err}");
+            assert!(!format!("{err:?}").contains("eeee"), "{err:?}");
         }
         other => panic!("{other:?}"),
     }
@@ -171,7 +177,10 @@ async fn garbage_answers_are_errors_not_panics() {
         let result = client.identify("u").await;
         let err = result.expect_err(&String::from_utf8_lossy(answer));
         let kind = match &err {
-            Error::Decode { call: "id", .. } => Kind::Decode,
+            Error::Decode {
+                call: gamooga_core::Endpoint::Id,
+                ..
+            } => Kind::Decode,
             Error::Connection { .. } => Kind::Connection,
             Error::Http { status: 302, .. } => Kind::Redirect,
             other => panic!("{}: {other:?}", String::from_utf8_lossy(answer)),
@@ -199,7 +208,7 @@ async fn the_builder_refuses_bad_configuration() {
     config(Client::builder("acme").timeout(Duration::ZERO));
     config(Client::builder("acme").connect_timeout(Duration::ZERO));
     assert!(config(Client::builder("acme").user_agent("bad\nagent")).contains("user agent"));
-    assert!(config(Client::builder("acme").config_url("nope")).contains("not a URL"));
+    assert!(config(Client::builder("acme").config_url("nope")).contains("add http:// or https://"));
     assert!(
         config(Client::builder("acme").config_url("http://conf.example")).contains("plain http")
     );

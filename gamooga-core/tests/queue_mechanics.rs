@@ -88,6 +88,8 @@ fn user_of(request: &Request) -> String {
 
 fn http(status: u16, retry_after: Option<Duration>) -> Error {
     Error::Http {
+        call: gamooga_core::Endpoint::Evwid,
+        host: "fake".into(),
         status,
         body: String::new(),
         attempts: 1,
@@ -123,6 +125,9 @@ impl Deliver for Fake {
                 Script::FailFirst(..) => Ok(()),
                 Script::Always(status) => Err(http(status, None)),
                 Script::TimeoutFirst(k) if n <= k => Err(Error::Timeout {
+                    call: gamooga_core::Endpoint::Evwid,
+                    host: "fake".into(),
+                    phase: gamooga_core::transport::Phase::Unknown,
                     timeout: Duration::from_millis(5),
                     attempts: 1,
                 }),

@@ -1,10 +1,19 @@
 //! The resolver against the emulator: caching, single flight, stale-on-error, backend moves,
-//! early refresh after connection failures, and refusal of bad `evbk` values.
+//! early refresh after connection failures, refusal of bad `evbk` values, and company
+//! information failures as transient resolution errors with a backoff (no storm).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use gamooga_core::{Client, CustomEvent, Error, Properties, RetryPolicy};
+use gamooga_core::{Client, CustomEvent, Endpoint, Error, Properties, RetryPolicy};
 use gamooga_emulator::Emulator;
+
+/// The cause of a resolution failure, asserting it is one.
+fn resolve_cause(err: &Error) -> &Error {
+    match err {
+        Error::Resolve { cause, .. } => cause,
+        other => panic!("not a resolution failure: {other:?}"),
+    }
+}
 
 fn event() -> CustomEvent {
     CustomEvent::new("login", Properties::new().string("method", "sso"))
@@ -63,14 +72,16 @@ async fn concurrent_callers_share_a_failed_first_fetch() {
         let err = task.await.unwrap().unwrap_err();
         assert!(
             matches!(
-                err,
+                resolve_cause(&err),
                 Error::Decode {
-                    call: "newnaconf",
+                    call: Endpoint::CompanyInfo,
                     ..
                 }
             ),
             "{err}"
         );
+        assert!(err.is_resolution_failure() && err.is_retryable(), "{err}");
+        assert!(!err.may_have_been_sent());
     }
     // Waiters of a failed fetch get its error instead of fetching again each.
     assert_eq!(emu.count("newnaconf"), 1);
@@ -90,11 +101,14 @@ async fn a_failed_refresh_keeps_the_last_backend() {
     client.track("u2", &event()).await.unwrap();
     assert_eq!(emu.count("newnaconf"), 2, "the refresh was tried");
 
-    // Garbage and an invalid evbk on refresh: also served from the last good value.
-    tokio::time::sleep(Duration::from_millis(120)).await;
+    // Garbage and an invalid evbk on refresh: also served from the last good value. The
+    // failed refreshes back off (at most 250 ms after the first failure, 500 ms after the
+    // second), so each sleep outlasts the backoff.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     emu.set_newnaconf_body(Some("not json".into()));
     client.track("u3", &event()).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(120)).await;
+    assert_eq!(emu.count("newnaconf"), 3);
+    tokio::time::sleep(Duration::from_millis(550)).await;
     emu.set_newnaconf_body(None);
     emu.set_evbk(Some("http://evil.example".into()));
     client.track("u4", &event()).await.unwrap();
@@ -196,13 +210,16 @@ async fn invalid_evbk_values_are_refused_and_never_followed() {
         emu.reset();
         emu.set_evbk(Some(bad.to_owned()));
         let client = builder(&emu).build().unwrap();
-        match client.track("u", &event()).await {
-            Err(Error::InvalidBackend { value, reason }) => {
+        let err = client.track("u", &event()).await.unwrap_err();
+        match resolve_cause(&err) {
+            Error::InvalidBackend { value, reason } => {
                 assert_eq!(value, bad);
                 assert!(!reason.is_empty());
             }
             other => panic!("{bad:?} was not refused: {other:?}"),
         }
+        // Retried like any failure of the company information.
+        assert!(err.is_resolution_failure(), "{err}");
         assert_eq!(emu.count("newnaconf"), 1);
         assert_eq!(
             emu.total_calls(),
@@ -219,7 +236,10 @@ async fn invalid_evbk_values_are_refused_and_never_followed() {
         emu.set_newnaconf_body(Some(body.to_owned()));
         let client = builder(&emu).build().unwrap();
         let err = client.track("u", &event()).await.unwrap_err();
-        assert!(matches!(err, Error::InvalidBackend { .. }), "{body}: {err}");
+        assert!(
+            matches!(resolve_cause(&err), Error::InvalidBackend { .. }),
+            "{body}: {err}"
+        );
         assert_eq!(emu.total_calls(), 1);
     }
 }
@@ -231,13 +251,18 @@ async fn undecodable_company_information_is_a_decode_error() {
         emu.reset();
         emu.set_newnaconf_body(Some(body.to_owned()));
         let client = builder(&emu).build().unwrap();
-        match client.identify("u").await {
-            Err(Error::Decode {
-                call: "newnaconf",
-                body: quoted,
+        let err = client.identify("u").await.unwrap_err();
+        match resolve_cause(&err) {
+            Error::Decode {
+                call: Endpoint::CompanyInfo,
                 ..
-            }) => assert_eq!(quoted, body),
+            } => assert_eq!(err.body(), Some(body)),
             other => panic!("{body:?}: {other:?}"),
+        }
+        // The body is reachable, never in the message.
+        if !body.is_empty() {
+            assert!(!err.to_string().contains(body), "{err}");
+            assert!(!format!("{err:?}").contains(body), "{err:?}");
         }
         assert_eq!(emu.total_calls(), 1);
     }
@@ -250,7 +275,7 @@ async fn plain_http_to_a_remote_backend_is_refused() {
     let client = builder(&emu).build().unwrap();
     let err = client.track("u", &event()).await.unwrap_err();
     assert!(
-        matches!(err, Error::Config(ref m) if m.contains("plain http")),
+        matches!(resolve_cause(&err), Error::InvalidBackend { reason, .. } if reason.contains("plain http")),
         "{err}"
     );
     assert_eq!(emu.total_calls(), 1);
@@ -272,9 +297,120 @@ async fn company_information_errors_are_retried_like_calls() {
     assert_eq!(emu.count("newnaconf"), 3);
     assert_eq!(emu.events().len(), 1);
 
+    // An unknown company (404) is not transient: not retried, and not a resolution failure
+    // the queue would keep events for.
     let emu = Emulator::start().await.unwrap();
-    emu.fail_newnaconf_next(1, 404);
-    let client = builder(&emu).build().unwrap();
+    emu.fail_newnaconf_next(5, 404);
+    let client = builder(&emu)
+        .retry(RetryPolicy::default().max_attempts(3))
+        .build()
+        .unwrap();
     let err = client.track("u", &event()).await.unwrap_err();
-    assert!(matches!(err, Error::Http { status: 404, .. }), "{err}");
+    assert!(
+        matches!(resolve_cause(&err), Error::Http { status: 404, .. }),
+        "{err}"
+    );
+    assert!(!err.is_retryable() && !err.is_resolution_failure(), "{err}");
+    assert_eq!(emu.count("newnaconf"), 1);
+    let message = err.to_string();
+    assert!(message.contains("newnaconf at 127.0.0.1:"), "{message}");
+}
+
+#[tokio::test]
+async fn a_ttl_of_forever_caches_the_backend_for_good() {
+    let emu = Emulator::start().await.unwrap();
+    let client = builder(&emu).resolve_ttl(Duration::MAX).build().unwrap();
+    for i in 0..3 {
+        client.track(&format!("u{i}"), &event()).await.unwrap();
+    }
+    assert_eq!(emu.count("newnaconf"), 1);
+    assert_eq!(emu.events().len(), 3);
+}
+
+// The CDN hiccup of the issue: the company information answers an HTML page with status 200.
+// Fifty direct calls at once, each allowed 3 attempts, make one fetch per backoff step rather
+// than one per attempt (150). Each fetch is followed by a backoff of at least 125 ms during
+// which nobody fetches, so the count is bounded by the elapsed time, whatever the scheduling.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_company_information_is_fetched_once_per_backoff_step() {
+    let emu = Emulator::start().await.unwrap();
+    emu.set_newnaconf_body(Some("<html>Service Unavailable</html>".into()));
+    let client = builder(&emu)
+        .retry(
+            RetryPolicy::default()
+                .max_attempts(3)
+                .max_elapsed(Some(Duration::from_secs(30))),
+        )
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let client = client.clone();
+            tokio::spawn(async move { client.track(&format!("user-{i}"), &event()).await })
+        })
+        .collect();
+    for task in tasks {
+        let err = task.await.unwrap().unwrap_err();
+        assert!(err.is_resolution_failure(), "{err}");
+        assert_eq!(err.attempts(), Some(3), "{err}");
+        assert!(err.to_string().contains("after 3 attempt(s)"), "{err}");
+        assert!(
+            !err.to_string().contains("Service Unavailable"),
+            "no body in the message: {err}"
+        );
+    }
+    let elapsed = start.elapsed();
+    let fetches = emu.count("newnaconf");
+    let bound = 1 + (elapsed.as_millis() / 125) as usize;
+    assert!(
+        fetches >= 2 && fetches <= bound,
+        "{fetches} fetches in {elapsed:?} (at most {bound})"
+    );
+    assert!(fetches <= 10, "{fetches} fetches: a storm");
+    assert_eq!(emu.total_calls() as usize, fetches, "no backend call");
+}
+
+// A direct call rides out the hiccup within its retry policy, waiting the resolver's delay.
+#[tokio::test]
+async fn a_direct_call_waits_for_the_company_information_to_recover() {
+    let emu = Emulator::start().await.unwrap();
+    emu.set_newnaconf_body(Some("<html>oops</html>".into()));
+    let client = builder(&emu).build().unwrap(); // RetryPolicy::none()
+    let err = client.track("u0", &event()).await.unwrap_err();
+    let wait = err.retry_after().expect("the resolver's delay");
+    assert!(
+        wait >= Duration::from_millis(125) && wait <= Duration::from_millis(250),
+        "{wait:?}"
+    );
+    emu.set_newnaconf_body(None);
+
+    // Three attempts, the resolver's delay between them: the second fetch succeeds.
+    let client = builder(&emu)
+        .retry(RetryPolicy::default().max_attempts(3))
+        .build()
+        .unwrap();
+    emu.fail_newnaconf_next(1, 503);
+    let before = emu.count("newnaconf");
+    client.track("u1", &event()).await.unwrap();
+    assert_eq!(emu.count("newnaconf") - before, 2);
+    let users: Vec<_> = emu.events().into_iter().filter_map(|c| c.user_id).collect();
+    assert_eq!(users, ["u1"]);
+}
+
+// An invalid evbk is never followed, and is fetched again after the backoff like any failure.
+#[tokio::test]
+async fn an_invalid_backend_is_retried_after_the_backoff() {
+    let emu = Emulator::start().await.unwrap();
+    emu.set_evbk(Some("http://evil.example/x".into()));
+    let client = builder(&emu).build().unwrap();
+    let err = client.track("u0", &event()).await.unwrap_err();
+    assert!(err.is_resolution_failure(), "{err}");
+    let wait = err.retry_after().unwrap();
+    emu.set_evbk(None);
+    tokio::time::sleep(wait).await;
+    client.track("u1", &event()).await.unwrap();
+    assert_eq!(emu.count("newnaconf"), 2);
+    let users: Vec<_> = emu.events().into_iter().filter_map(|c| c.user_id).collect();
+    assert_eq!(users, ["u1"]);
 }

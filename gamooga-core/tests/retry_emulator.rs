@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use gamooga_core::transport::Phase;
 use gamooga_core::{Client, CustomEvent, Error, Properties, RetryPolicy};
 use gamooga_emulator::Emulator;
 
@@ -181,9 +182,19 @@ async fn timeouts_that_outlast_the_retries_are_a_timeout_error() {
     client.backend().await.unwrap();
     emu.delay_next(2, Duration::from_secs(5));
     match client.track("u", &event()).await {
-        Err(Error::Timeout { timeout, attempts }) => {
+        Err(
+            ref err @ Error::Timeout {
+                timeout,
+                attempts,
+                phase,
+                ..
+            },
+        ) => {
             assert_eq!(timeout, Duration::from_millis(300));
             assert_eq!(attempts, 2);
+            // The request was written before the answer was late: it may have been stored.
+            assert_eq!(phase, Phase::Unknown);
+            assert!(err.may_have_been_sent());
         }
         other => panic!("{other:?}"),
     }

@@ -2,6 +2,7 @@
 //! exact on the wire. No I/O happens here, so every byte is unit-testable.
 
 use std::borrow::Cow;
+use std::fmt;
 
 mod encode;
 
@@ -103,8 +104,34 @@ impl Endpoint {
     }
 }
 
+impl fmt::Display for Endpoint {
+    /// The call's short name ([`name`](Endpoint::name)).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// A call ready to send: everything but the host, which the resolver supplies.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// # Personal data
+///
+/// `Debug` shows the call, the method, the path, the company, the event name and the
+/// property names: never the user id, the visitor id or a property value, so a request (or
+/// an error or dead letter holding one) can be logged or `unwrap`ped safely. The full
+/// request is in [`query`](Self::query), [`body`](Self::body) and
+/// [`path_and_query`](Self::path_and_query).
+///
+/// ```
+/// use gamooga_core::{Calls, CustomEvent, Properties};
+/// let event = CustomEvent::new("purchase", Properties::new().string("email", "alice@example.com"));
+/// let request = Calls::new("acme")?.track("user-42", &event)?;
+/// let debug = format!("{request:?}");
+/// assert!(debug.contains("\"purchase\"") && debug.contains("\"email\""));
+/// assert!(!debug.contains("user-42") && !debug.contains("alice"));
+/// assert!(request.query().contains("u=user-42")); // the full request, when asked for
+/// # Ok::<(), gamooga_core::InvalidInput>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
 pub struct Request {
     endpoint: Endpoint,
     method: Method,
@@ -161,6 +188,58 @@ impl Request {
     }
 }
 
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut company = None;
+        let mut event = None;
+        let mut properties = Vec::new();
+        let mut visitor_properties = Vec::new();
+        // Only names are read from the query: `c`, `e` and the property-name keys.
+        for (key, value) in url::form_urlencoded::parse(self.query.as_bytes()) {
+            match &*key {
+                "c" => company = Some(value),
+                "e" => event = Some(value),
+                "ky" | "eky" => properties.push(value),
+                "vky" | "p" => visitor_properties.push(value),
+                _ => {}
+            }
+        }
+        let mut d = f.debug_struct("Request");
+        d.field("endpoint", &self.endpoint)
+            .field("method", &self.method)
+            .field("path", &self.path);
+        if let Some(company) = &company {
+            d.field("company", company);
+        }
+        if let Some(event) = &event {
+            d.field("event", event);
+        }
+        match self.endpoint {
+            Endpoint::Evwidj => {
+                // The property names are the keys of the JSON body.
+                let keys: Vec<String> = self
+                    .body
+                    .as_deref()
+                    .and_then(|body| {
+                        serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(body)
+                            .ok()
+                    })
+                    .map(|object| object.into_iter().map(|(k, _)| k).collect())
+                    .unwrap_or_default();
+                d.field("properties", &keys);
+            }
+            Endpoint::Evwid | Endpoint::Ev | Endpoint::Evvprwid => {
+                d.field("properties", &properties);
+            }
+            _ => {}
+        }
+        if matches!(self.endpoint, Endpoint::Vpr | Endpoint::Evvprwid) {
+            d.field("visitor_properties", &visitor_properties);
+        }
+        d.finish_non_exhaustive()
+    }
+}
+
 /// How a user-id event is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum EvwidMode {
@@ -199,11 +278,16 @@ impl Calls {
     /// `evwidj` (POST).
     pub const DEFAULT_GET_LIMIT: usize = 2000;
 
-    /// The builders for company `company_id`; an empty id is refused.
+    /// The builders for company `company_id`. An empty id, or one with whitespace or a
+    /// control character (`"ac me"`, `" acme"`), is refused: no account has such an id.
+    ///
+    /// ```
+    /// use gamooga_core::{Calls, InvalidInput};
+    /// assert!(Calls::new("acme").is_ok());
+    /// assert!(matches!(Calls::new(" acme"), Err(InvalidInput::InvalidCompanyId { .. })));
+    /// ```
     pub fn new(company_id: &str) -> Result<Self, InvalidInput> {
-        if company_id.is_empty() {
-            return Err(InvalidInput::EmptyCompanyId);
-        }
+        check_company_id(company_id)?;
         Ok(Calls {
             company: company_id.to_owned(),
             get_limit: Self::DEFAULT_GET_LIMIT,
@@ -261,7 +345,7 @@ impl Calls {
         user_id: &str,
         event: &E,
     ) -> Result<Request, InvalidInput> {
-        let head = Head::new(self, "u", user_id, InvalidInput::EmptyUserId, event)?;
+        let head = Head::new(self, "u", user_id, check_user_id, event)?;
         let sets = size(EVENT_KEYS, |w| event.write_properties(w))?;
         const PATH: &str = "/evwid/?";
         let fixed = PATH.len() + head.len + head.tm_len();
@@ -306,7 +390,7 @@ impl Calls {
         visitor_id: &str,
         event: &E,
     ) -> Result<Request, InvalidInput> {
-        let head = Head::new(self, "v", visitor_id, InvalidInput::EmptyVisitorId, event)?;
+        let head = Head::new(self, "v", visitor_id, check_visitor_id, event)?;
         let sets = size(EVENT_KEYS, |w| event.write_properties(w))?;
         let mut query = String::with_capacity(head.len + sets.max + head.tm_len());
         head.write(&mut query);
@@ -328,7 +412,7 @@ impl Calls {
         event: &E,
         visitor: &P,
     ) -> Result<Request, InvalidInput> {
-        let head = Head::new(self, "u", user_id, InvalidInput::EmptyUserId, event)?;
+        let head = Head::new(self, "u", user_id, check_user_id, event)?;
         let event_sets = size(EVVPR_EVENT_KEYS, |w| event.write_properties(w))?;
         let visitor_sets = size(EVVPR_VISITOR_KEYS, |w| visitor.write_properties(w))?;
         let mut query =
@@ -352,9 +436,7 @@ impl Calls {
         visitor_id: &str,
         properties: &P,
     ) -> Result<Request, InvalidInput> {
-        if visitor_id.is_empty() {
-            return Err(InvalidInput::EmptyVisitorId);
-        }
+        check_visitor_id(visitor_id)?;
         let sets = size(VPR_KEYS, |w| properties.write_properties(w))?;
         if sets.count == 0 {
             return Err(InvalidInput::NoProperties);
@@ -384,16 +466,13 @@ impl Calls {
 
     /// Link: `id` with `u` and `v`, mapping the user id to the visitor id.
     pub fn link(&self, user_id: &str, visitor_id: &str) -> Result<Request, InvalidInput> {
-        if visitor_id.is_empty() {
-            return Err(InvalidInput::EmptyVisitorId);
-        }
+        check_user_id(user_id)?;
+        check_visitor_id(visitor_id)?;
         self.id(user_id, Some(visitor_id))
     }
 
     fn id(&self, user_id: &str, visitor_id: Option<&str>) -> Result<Request, InvalidInput> {
-        if user_id.is_empty() {
-            return Err(InvalidInput::EmptyUserId);
-        }
+        check_user_id(user_id)?;
         let mut query = String::with_capacity(
             "c=&u=&v=".len()
                 + encoded_len(&self.company)
@@ -415,6 +494,53 @@ impl Calls {
             query,
             None,
         ))
+    }
+}
+
+/// A company id: not empty, no whitespace, no control characters.
+fn check_company_id(id: &str) -> Result<(), InvalidInput> {
+    if id.is_empty() {
+        return Err(InvalidInput::EmptyCompanyId);
+    }
+    let what = if id.chars().any(char::is_control) {
+        "a control character"
+    } else if id.chars().any(char::is_whitespace) {
+        "whitespace"
+    } else {
+        return Ok(());
+    };
+    Err(InvalidInput::InvalidCompanyId {
+        company_id: id.to_owned(),
+        what,
+    })
+}
+
+/// The byte offset of the first control character (a newline, a tab, DEL, C1) in an id.
+fn control_character(id: &str) -> Option<usize> {
+    id.char_indices()
+        .find(|(_, c)| c.is_control())
+        .map(|(i, _)| i)
+}
+
+/// A user id: not empty, no control characters.
+fn check_user_id(id: &str) -> Result<(), InvalidInput> {
+    if id.is_empty() {
+        return Err(InvalidInput::EmptyUserId);
+    }
+    match control_character(id) {
+        Some(position) => Err(InvalidInput::InvalidUserId { position }),
+        None => Ok(()),
+    }
+}
+
+/// A visitor id: not empty, no control characters.
+fn check_visitor_id(id: &str) -> Result<(), InvalidInput> {
+    if id.is_empty() {
+        return Err(InvalidInput::EmptyVisitorId);
+    }
+    match control_character(id) {
+        Some(position) => Err(InvalidInput::InvalidVisitorId { position }),
+        None => Ok(()),
     }
 }
 
@@ -444,12 +570,10 @@ impl<'a> Head<'a> {
         calls: &'a Calls,
         id_key: &'static str,
         id: &'a str,
-        empty_id: InvalidInput,
+        check_id: fn(&str) -> Result<(), InvalidInput>,
         event: &'a E,
     ) -> Result<Self, InvalidInput> {
-        if id.is_empty() {
-            return Err(empty_id);
-        }
+        check_id(id)?;
         let name = event.name();
         if name.is_empty() {
             return Err(InvalidInput::EmptyEventName);

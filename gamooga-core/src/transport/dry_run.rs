@@ -1,12 +1,16 @@
 //! A transport that sends nothing: it records requests and answers 200.
 
+use std::fmt;
 use std::sync::{Mutex, PoisonError};
 
-use super::{BoxFuture, HttpRequest, HttpResponse, Transport, TransportError};
+use super::{BoxFuture, HttpRequest, HttpResponse, RedactedUrl, Transport, TransportError};
 use crate::call::Method;
 
 /// A request the [`DryRunTransport`] received.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Its `Debug` leaves out the query and body (they hold user ids and values); the fields and
+/// [`query`](Self::query) give everything.
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RecordedRequest {
     /// `GET` or `POST`.
@@ -15,6 +19,16 @@ pub struct RecordedRequest {
     pub url: String,
     /// The JSON body, if any.
     pub body: Option<String>,
+}
+
+impl fmt::Debug for RecordedRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecordedRequest")
+            .field("method", &self.method)
+            .field("url", &RedactedUrl(&self.url))
+            .field("body_len", &self.body.as_ref().map(String::len))
+            .finish()
+    }
 }
 
 impl RecordedRequest {

@@ -3,8 +3,19 @@
 //! The [`Client`](crate::client::Client) resolves the backend, builds the full URL and hands
 //! the request to a transport; the transport sends it once and answers the status and the
 //! start of the body, or a [`TransportError`] that says whether the connection failed or the
-//! answer did not come in time. Retries, timeouts over the whole attempt and error mapping are
-//! the client's job.
+//! answer did not come in time, and in which [`Phase`]: whether the request can have reached
+//! Gamooga. Retries, timeouts over the whole attempt and error mapping are the client's job.
+//!
+//! # Reporting the phase from your own transport
+//!
+//! Say [`Phase::NotSent`] only when no byte of the request can have been written: the name
+//! did not resolve, the connection was refused or timed out while connecting, the TLS
+//! handshake failed. Anything later (a reset, a connection closed before the whole answer, a
+//! timeout while waiting for the answer), or anything you cannot tell, is
+//! [`Phase::Unknown`]. The delivery queue counts the `Unknown` ones as possible duplicates,
+//! so a wrong `NotSent` hides a duplicate, while a wrong `Unknown` only over-counts. A
+//! transport that is itself cut off by the client's per-attempt timeout is `Unknown`.
+//! Messages must not include the URL: its query holds user ids.
 //!
 //! Two transports come with the crate:
 //!
@@ -18,7 +29,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
-use crate::call::Method;
+use crate::call::{Endpoint, Method};
+use crate::retry::{finite, FOREVER};
+
+pub use crate::error::Phase;
 
 mod dry_run;
 mod reqwest;
@@ -38,8 +52,13 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// Implement it to route calls through your own HTTP stack, or use [`DryRunTransport`] in
 /// tests. The trait is object-safe: the client holds an `Arc<dyn Transport>`.
 ///
+/// A failure without an answer is a [`TransportError`] with its [`Phase`]; see the
+/// [module docs](self#reporting-the-phase-from-your-own-transport) for which phase to report.
+///
 /// ```
-/// use gamooga_core::transport::{BoxFuture, HttpRequest, HttpResponse, Transport, TransportError};
+/// use gamooga_core::transport::{
+///     BoxFuture, HttpRequest, HttpResponse, Phase, Transport, TransportError,
+/// };
 ///
 /// /// A transport that answers every request with HTTP 503.
 /// #[derive(Debug)]
@@ -50,6 +69,16 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 ///         Box::pin(async { Ok(HttpResponse::new(503, b"down".to_vec())) })
 ///     }
 /// }
+///
+/// /// A transport whose connections are always refused: nothing is ever sent.
+/// #[derive(Debug)]
+/// struct Unplugged;
+///
+/// impl Transport for Unplugged {
+///     fn send(&self, _request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, TransportError>> {
+///         Box::pin(async { Err(TransportError::connection(Phase::NotSent, "unplugged")) })
+///     }
+/// }
 /// ```
 pub trait Transport: Send + Sync + fmt::Debug {
     /// Sends `request` once. `Ok` for any HTTP answer, whatever its status; `Err` only when
@@ -58,7 +87,10 @@ pub trait Transport: Send + Sync + fmt::Debug {
 }
 
 /// One HTTP request, with the full URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Its `Debug` shows the method, scheme, host and path, and only the lengths of the query
+/// and body (they hold user ids and values); the fields give everything.
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct HttpRequest {
     /// `GET` or `POST`.
@@ -76,6 +108,28 @@ impl HttpRequest {
             method,
             url: url.into(),
             body,
+        }
+    }
+}
+
+impl fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("url", &RedactedUrl(&self.url))
+            .field("body_len", &self.body.as_ref().map(String::len))
+            .finish()
+    }
+}
+
+/// A URL shown without its query: `https://host/evwid/?<120 bytes>`.
+pub(crate) struct RedactedUrl<'a>(pub(crate) &'a str);
+
+impl fmt::Debug for RedactedUrl<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.split_once('?') {
+            Some((head, query)) => write!(f, "\"{head}?<{} bytes>\"", query.len()),
+            None => write!(f, "{:?}", self.0),
         }
     }
 }
@@ -109,22 +163,61 @@ impl HttpResponse {
     }
 }
 
-/// Why a transport got no answer.
+/// Why a transport got no answer, and whether the request can have reached Gamooga.
+///
+/// ```
+/// use gamooga_core::transport::{Phase, TransportError};
+/// let refused = TransportError::connection(Phase::NotSent, "connection refused");
+/// assert_eq!(refused.phase(), Phase::NotSent);
+/// assert_eq!(TransportError::timeout(Phase::Unknown).phase(), Phase::Unknown);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TransportError {
     /// The connection could not be made, or broke before the answer was read (refused,
-    /// reset, DNS failure, TLS failure, ...).
-    #[error("connection failed: {0}")]
-    Connection(String),
-    /// No answer within the transport's timeout.
-    #[error("timed out")]
-    Timeout,
+    /// reset, closed, DNS failure, TLS failure, ...).
+    #[error("connection failed, {phase}: {message}")]
+    Connection {
+        /// Whether the request can have reached Gamooga.
+        phase: Phase,
+        /// What went wrong, without the URL (its query holds user ids).
+        message: String,
+    },
+    /// No answer within the transport's timeout: while connecting ([`Phase::NotSent`]) or
+    /// after sending ([`Phase::Unknown`]).
+    #[error("timed out, {phase}")]
+    Timeout {
+        /// Whether the request can have reached Gamooga.
+        phase: Phase,
+    },
+}
+
+impl TransportError {
+    /// A connection failure in `phase`, with a message (without the URL).
+    pub fn connection(phase: Phase, message: impl Into<String>) -> Self {
+        TransportError::Connection {
+            phase,
+            message: message.into(),
+        }
+    }
+
+    /// A timeout in `phase`.
+    pub fn timeout(phase: Phase) -> Self {
+        TransportError::Timeout { phase }
+    }
+
+    /// Whether the request can have reached Gamooga.
+    pub fn phase(&self) -> Phase {
+        match self {
+            TransportError::Connection { phase, .. } | TransportError::Timeout { phase } => *phase,
+        }
+    }
 }
 
 /// Parses a `Retry-After` header value: delay-seconds (`"120"`) or an HTTP-date
 /// (`"Wed, 21 Oct 2015 07:28:00 GMT"`), as a delay from `now`. A date in the past is a zero
-/// delay; anything else (negative, fractional, garbage) is `None`. The caller caps the result
+/// delay; anything else (negative, fractional, garbage) is `None`. A delay longer than
+/// [`FOREVER`] (`u64::MAX` seconds, say) is cut to it. The caller caps the result further
 /// (see [`RetryPolicy::max_retry_after`](crate::retry::RetryPolicy::max_retry_after)).
 ///
 /// ```
@@ -141,10 +234,14 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     if value.bytes().all(|b| b.is_ascii_digit()) {
         // All digits: an overflowing number is "very long", which the caller caps.
         let secs = value.parse::<u64>().unwrap_or(u64::MAX);
-        return Some(Duration::from_secs(secs));
+        return Some(Duration::from_secs(secs).min(FOREVER));
     }
     let date = httpdate::parse_http_date(value).ok()?;
-    Some(date.duration_since(now).unwrap_or(Duration::ZERO))
+    Some(
+        date.duration_since(now)
+            .unwrap_or(Duration::ZERO)
+            .min(FOREVER),
+    )
 }
 
 /// The most bytes of a body quoted in an error.
@@ -170,36 +267,61 @@ pub(crate) fn truncate(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-/// One attempt: sends `request` with an overall `timeout` and maps the outcome to the SDK's
-/// errors (attempt count 1). `Ok` only for HTTP 200.
+/// One attempt of call `call` to `host`: sends `request` with an overall `timeout` (none when
+/// it is [`FOREVER`] or longer) and maps the outcome to the SDK's errors (attempt count 1).
+/// `Ok` only for HTTP 200. The overall timeout cutting a transport off is
+/// [`Phase::Unknown`]: the request may have been written.
 pub(crate) async fn exchange(
     transport: &dyn Transport,
     request: HttpRequest,
+    call: Endpoint,
+    host: &str,
     timeout: Duration,
 ) -> crate::error::Result<HttpResponse> {
     use crate::error::Error;
-    let outcome = tokio::time::timeout(timeout, transport.send(request)).await;
+    let sent = transport.send(request);
+    let outcome = match finite(timeout) {
+        Some(limit) => {
+            tokio::time::timeout(limit, sent)
+                .await
+                .unwrap_or(Err(TransportError::Timeout {
+                    phase: Phase::Unknown,
+                }))
+        }
+        None => sent.await,
+    };
     let response = match outcome {
-        Err(_) | Ok(Err(TransportError::Timeout)) => {
+        Ok(response) => response,
+        Err(TransportError::Timeout { phase }) => {
             return Err(Error::Timeout {
+                call,
+                host: host.to_owned(),
+                phase,
                 timeout,
                 attempts: 1,
             })
         }
-        Ok(Err(TransportError::Connection(message))) => {
+        Err(TransportError::Connection { phase, message }) => {
             return Err(Error::Connection {
+                call,
+                host: host.to_owned(),
+                phase,
                 message,
                 attempts: 1,
             })
         }
-        Ok(Ok(response)) => response,
     };
     if response.status == 200 {
         return Ok(response);
     }
+    let body = body_snippet(&response.body);
+    // Answer bodies may echo what was sent: debug level only.
+    tracing::debug!(call = call.name(), host, status = response.status, body = %body, "answer");
     Err(Error::Http {
+        call,
+        host: host.to_owned(),
         status: response.status,
-        body: body_snippet(&response.body),
+        body,
         attempts: 1,
         retry_after: response
             .retry_after
@@ -211,6 +333,24 @@ pub(crate) async fn exchange(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_of_an_http_request_hides_the_query_and_body() {
+        let request = HttpRequest::new(
+            Method::Post,
+            "https://evbk.gamooga.com/evwidj/?c=acme&u=secret-user&e=buy",
+            Some(r#"{"email":"alice@example.com"}"#.into()),
+        );
+        let debug = format!("{request:?}");
+        assert!(
+            debug.contains("https://evbk.gamooga.com/evwidj/?<"),
+            "{debug}"
+        );
+        assert!(debug.contains("Post"), "{debug}");
+        for secret in ["secret-user", "alice", "acme"] {
+            assert!(!debug.contains(secret), "{debug}");
+        }
+    }
 
     #[test]
     fn snippets_are_bounded_at_char_boundaries() {
@@ -245,10 +385,13 @@ mod tests {
             parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
             Some(Duration::ZERO)
         );
+        // Huge delays are cut to FOREVER, so `Instant + delay` cannot overflow.
         assert_eq!(
             parse_retry_after("99999999999999999999999", now),
-            Some(Duration::from_secs(u64::MAX))
+            Some(FOREVER)
         );
+        assert_eq!(parse_retry_after(&u64::MAX.to_string(), now), Some(FOREVER));
+        assert!(std::time::Instant::now().checked_add(FOREVER).is_some());
         for bad in [
             "",
             "-1",

@@ -3,14 +3,21 @@
 use std::error::Error as _;
 use std::time::Duration;
 
-use super::{BoxFuture, HttpRequest, HttpResponse, Transport, TransportError, MAX_BODY_BYTES};
+use super::{
+    BoxFuture, HttpRequest, HttpResponse, Phase, Transport, TransportError, MAX_BODY_BYTES,
+};
 use crate::call::Method;
 use crate::error::{Error, Result};
+use crate::retry::finite;
 
 /// The default [`Transport`]: reqwest over rustls (webpki roots), with a keep-alive
 /// connection pool, connect and request timeouts, and a `User-Agent` of
 /// `gamooga-rust/<version>`. Certificate checks are never turned off, and redirects are not
 /// followed (a 3xx is an HTTP error, so an answer can't send calls elsewhere).
+///
+/// Failures carry their [`Phase`], from reqwest's typed predicates: an error while
+/// connecting ([`reqwest::Error::is_connect`]: DNS, TCP, TLS handshake, proxy, or the connect
+/// timeout) is [`Phase::NotSent`]; every other failure is [`Phase::Unknown`].
 ///
 /// The [`Client`](crate::client::Client) builds one from its options; build one yourself only
 /// to share it between clients of several companies.
@@ -30,7 +37,8 @@ pub struct ReqwestTransport {
 impl ReqwestTransport {
     /// A transport with these timeouts and `User-Agent: gamooga-rust/<version>`, followed by
     /// ` {suffix}` when one is given. A suffix that is not a valid header value is an
-    /// [`Error::Config`].
+    /// [`Error::Config`]. A timeout of [`FOREVER`](crate::retry::FOREVER) or longer
+    /// (`Duration::MAX`) means no limit.
     pub fn new(
         connect_timeout: Duration,
         timeout: Duration,
@@ -47,10 +55,14 @@ impl ReqwestTransport {
                  (use visible ASCII)"
             ))
         })?;
-        let client = reqwest::Client::builder()
-            .user_agent(agent)
-            .connect_timeout(connect_timeout)
-            .timeout(timeout)
+        let mut builder = reqwest::Client::builder().user_agent(agent);
+        if let Some(limit) = finite(connect_timeout) {
+            builder = builder.connect_timeout(limit);
+        }
+        if let Some(limit) = finite(timeout) {
+            builder = builder.timeout(limit);
+        }
+        let client = builder
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(32)
             .tcp_keepalive(Duration::from_secs(60))
@@ -104,22 +116,45 @@ impl Transport for ReqwestTransport {
     }
 }
 
-/// Maps a reqwest error to a timeout or a connection error, with its causes in the message.
+/// Maps a reqwest error to a timeout or a connection error, with its phase and its causes in
+/// the message (never the URL).
+///
+/// The phase comes from typed predicates only: [`reqwest::Error::is_connect`] walks the
+/// source chain for hyper-util's connect error (DNS, TCP connect, TLS handshake, proxy
+/// tunnel, and reqwest's connect timeout, which is inside the connector), and
+/// [`reqwest::Error::is_builder`] means the request could not even be built. Both happen
+/// before any byte is written. Everything else (hyper's "connection closed before message
+/// completed", a reset, the total timeout, a broken body) may come after the request was
+/// written, so it is unknown.
 fn classify(error: reqwest::Error) -> TransportError {
     // The URL holds user ids: keep it out of messages that may be logged.
     let error = error.without_url();
+    let phase = if error.is_connect() || error.is_builder() {
+        Phase::NotSent
+    } else {
+        Phase::Unknown
+    };
     if error.is_timeout() {
-        return TransportError::Timeout;
+        return TransportError::Timeout { phase };
     }
+    TransportError::Connection {
+        phase,
+        message: chain(&error),
+    }
+}
+
+/// `error` and its causes, `: `-separated; a cause whose text the message already ends with
+/// (some errors print their source) is not repeated.
+fn chain(error: &reqwest::Error) -> String {
     let mut message = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
         let text = cause.to_string();
-        if !message.contains(&text) {
+        if !message.ends_with(&text) {
             message.push_str(": ");
             message.push_str(&text);
         }
         source = cause.source();
     }
-    TransportError::Connection(message)
+    message
 }
