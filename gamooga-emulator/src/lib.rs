@@ -121,15 +121,38 @@
 
 #![warn(missing_docs)]
 
+// Layers, each using only the ones above it (no import cycles):
+// - data and pure logic: `call`, `endpoint`, `validate`, `plan`, `ratelimit`, `fault`;
+// - the state and its pieces: `log`, `visitors`, `stats`, then `state` (the one owner);
+// - HTTP plumbing, knowing nothing of Gamooga: `http`;
+// - what answers requests: `api` (Gamooga's API), `inspector` (the page and its JSON API);
+// - on top: `router` (which handler on which port), `emulator` (the handle), `serve` (the
+//   binary's logic).
+mod api;
+mod call;
 mod emulator;
 mod endpoint;
 mod fault;
-pub mod inspect;
-mod record;
-mod server;
+mod http;
+pub mod inspector;
+mod log;
+mod plan;
+mod ratelimit;
+mod router;
+pub mod serve;
+mod state;
+mod stats;
 mod validate;
+mod visitors;
 
+pub use call::{PlanViolation, RecordedCall, RecordedProperty};
 pub use emulator::{Emulator, EmulatorBuilder, DEFAULT_SEED};
-pub use record::{RecordedCall, RecordedProperty, DEFAULT_MAX_RECORDED};
-pub use server::MAX_BODY_BYTES;
+pub use fault::{DelayNext, FailNewnaconf, FailNext, FailureRate, FaultCommand, FaultState};
+pub use http::MAX_BODY_BYTES;
+pub use log::DEFAULT_MAX_RECORDED;
+pub use plan::{Plan, PlanError};
+pub use ratelimit::RateLimit;
+pub use stats::{EventSummary, Summary};
+#[doc(hidden)]
+pub use validate::{parameter_range, validate_request, Decoded, Rejection};
 pub use validate::{TM_END, TM_MIN};
