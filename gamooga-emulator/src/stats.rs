@@ -49,7 +49,8 @@ impl PropertySeen {
             count: self.count,
             drift: datatypes.len() > 1,
             datatypes,
-            planned,
+            planned: planned.as_ref().map(Option::is_some),
+            planned_datatypes: planned.flatten(),
         }
     }
 }
@@ -264,9 +265,10 @@ pub(crate) struct PropertyReport {
     /// The datatypes seen, e.g. `"n"`, or `"sn"` for drift.
     pub datatypes: String,
     pub drift: bool,
-    /// Without a plan `None`; with one, the planned datatype(s) or `None` inside when not
-    /// planned.
-    pub planned: Option<Option<String>>,
+    /// Whether the plan has it (`None` without a plan).
+    pub planned: Option<bool>,
+    /// The datatype(s) the plan gives it.
+    pub planned_datatypes: Option<String>,
 }
 
 #[cfg(test)]
@@ -344,17 +346,24 @@ mod tests {
                 ("other", Some(false), 1)
             ]
         );
-        let planned: Vec<Option<Option<String>>> = schema.events[0]
+        let planned: Vec<(Option<bool>, Option<String>)> = schema.events[0]
             .properties
             .iter()
-            .map(|p| p.planned.clone())
+            .map(|p| (p.planned, p.planned_datatypes.clone()))
             .collect();
-        assert_eq!(planned, [Some(Some("n".into())), Some(None)]);
-        let visitor: Vec<Option<Option<String>>> = schema
+        assert_eq!(
+            planned,
+            [(Some(true), Some("n".into())), (Some(false), None)]
+        );
+        let visitor: Vec<(Option<bool>, Option<String>)> = schema
             .visitor_properties
             .iter()
-            .map(|p| p.planned.clone())
+            .map(|p| (p.planned, p.planned_datatypes.clone()))
             .collect();
-        assert_eq!(visitor, [Some(Some("s".into())), Some(None)]);
+        assert_eq!(
+            visitor,
+            [(Some(true), Some("s".into())), (Some(false), None)]
+        );
+        assert_eq!(stats.schema(None).events[0].properties[0].planned, None);
     }
 }

@@ -105,7 +105,7 @@ pub(crate) struct RequestParts<'a> {
 /// let bad = validate_request("GET", "/evwid/", "c=acme&u=u1&e=buy&ky=a&vl=x&tp=n", None, b"")
 ///     .unwrap_err();
 /// assert_eq!(bad.status, 400);
-/// assert_eq!(bad.parameter, Some(3)); // `ky=a`, where the set starts
+/// assert_eq!(bad.parameter, Some(4)); // `vl=x`, the value that is not a number
 /// ```
 ///
 /// # Errors
@@ -339,7 +339,9 @@ pub(crate) fn validate(ep: Endpoint, req: &RequestParts<'_>) -> (Decoded, Option
                     i += 3;
                 }
                 Err(r) => {
-                    note(&mut problem, r.at(i));
+                    // The set's own pair when read_set named one, else where the set starts.
+                    let r = if r.parameter.is_some() { r } else { r.at(i) };
+                    note(&mut problem, r);
                     i += 1;
                 }
             }
@@ -484,15 +486,24 @@ fn read_set(
             ))),
         }
     };
-    let value = expect(1, kv)?;
-    let datatype = expect(2, kt)?;
+    let value = expect(1, kv).map_err(|r| r.at(start + 1))?;
+    let datatype = expect(2, kt).map_err(|r| r.at(start + 2))?;
     if name.is_empty() {
         return Err(Rejection::bad(format!(
             "property set at position {} has an empty name ('{kn}')",
             start + 1
-        )));
+        ))
+        .at(start));
     }
-    let datatype = check_typed_value(name, value, datatype)?;
+    let datatype = check_typed_value(name, value, datatype).map_err(|r| {
+        // A bad type names the type; a value that does not fit its type names the value.
+        let at = if matches!(datatype, "s" | "n" | "b") {
+            1
+        } else {
+            2
+        };
+        r.at(start + at)
+    })?;
     Ok(RecordedProperty {
         name: name.to_string(),
         value: value.to_owned(),
@@ -693,6 +704,26 @@ mod tests {
             vec![RecordedProperty::new("tier", "gold", 's')]
         );
         assert_eq!(d.tm, Some(1_700_000_000_000));
+    }
+
+    #[test]
+    fn the_offending_parameter_is_located_in_the_raw_query() {
+        fn at(q: &str) -> &str {
+            let (_, r) = get(Endpoint::Evwid, q);
+            let i = r.unwrap().parameter.expect("a parameter");
+            &q[parameter_range(q, i).unwrap()]
+        }
+        assert_eq!(at("c=a&u=b&e=x&ky=k&vl=abc&tp=n"), "vl=abc");
+        assert_eq!(at("c=a&u=b&e=x&ky=k&vl=1&tp=q"), "tp=q");
+        assert_eq!(at("c=a&&u=b&e=x&e=y"), "e=y");
+        assert_eq!(at("c=a&u=b&e=x&zz=1"), "zz=1");
+        assert_eq!(at("c=a&u=b&e=x&tm=1700000000"), "tm=1700000000");
+        assert_eq!(at("c=a&u=b&e=x&ky=k&tp=s&vl=v"), "tp=s");
+        assert_eq!(at("c=a&u=&e=x"), "u=");
+        let (_, missing) = get(Endpoint::Evwid, "c=a&u=b");
+        assert_eq!(missing.unwrap().parameter, None);
+        assert_eq!(parameter_range("a=1&&b=2", 1), Some(5..8));
+        assert_eq!(parameter_range("a=1", 1), None);
     }
 
     #[test]
