@@ -135,20 +135,22 @@ function renderRow(r) {
   const statusClass = r.status === 200 ? "s200" : r.status === 0 ? "s0" : r.status < 500 ? "s4xx" : "s5xx";
   const status = el("td", { class: "status " + statusClass },
     r.status === 0 ? "no answer" : String(r.status),
-    r.violations.length ? el("span", { class: "badge plan", title: "tracking plan violations" }, "plan " + r.violations.length) : null,
+    r.violations.length ? el("span", { class: "badge plan", title: "tracking plan violations" }, "plan " + r.violations.length) : null);
+  const details = el("td", { class: "details" },
+    r.properties ? el("span", { class: "props", title: r.properties }, r.properties) : null,
     r.rejection ? el("span", { class: "reason" }, r.rejection) : null,
     r.fault ? el("span", { class: "fault" }, "fault: " + r.fault) : null,
-    r.violations.length ? el("span", { class: "violations" }, r.violations.join("; ")) : null);
+    r.violations.length ? el("span", { class: "violations" }, "plan: " + r.violations.join("; ")) : null);
   const open = el("button", { type: "button", "aria-label": `Show call ${r.seq} in detail` }, String(r.seq));
   const tr = el("tr", { class: cls, "data-seq": r.seq, "data-status": r.status },
     el("td", { class: "seq" }, open),
     el("td", { class: "when", title: fmtDate(r.received_ms) }, fmtTime(r.received_ms)),
+    status,
     el("td", {}, r.endpoint),
     el("td", {}, r.company || ""),
-    el("td", {}, who),
+    el("td", { class: "who" }, who),
     el("td", { class: "event" }, r.event || ""),
-    el("td", { class: "props", title: r.properties }, r.properties),
-    status);
+    details);
   tr.addEventListener("click", () => showDetail(r.seq, tr));
   return tr;
 }
