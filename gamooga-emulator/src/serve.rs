@@ -102,6 +102,14 @@ pub enum ServeError {
     Signal(io::Error),
 }
 
+/// Writes a notice to stderr; a closed stderr (the reader went away) is not a reason to stop
+/// serving, unlike `eprintln!`, which panics then.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(io::stderr(), $($arg)*);
+    }};
+}
+
 /// Runs the emulator until Ctrl-C. Prints where it listens to stderr, then one line per call
 /// to stdout (unless `quiet`).
 ///
@@ -165,7 +173,7 @@ pub async fn run_until(
         inspector_port,
         source,
     })?;
-    eprintln!(
+    note!(
         "gamooga emulator listening: config URL {}, backend {}{}",
         emulator.config_url(),
         emulator.backend(),
@@ -175,15 +183,15 @@ pub async fn run_until(
             format!(", companies {}", options.companies.join(", "))
         }
     );
-    eprintln!(
+    note!(
         "inspector (live calls, filters, tracking plan, faults): {}",
         emulator.inspector_url()
     );
     if let Some(path) = &options.plan {
-        eprintln!("tracking plan: {}", path.display());
+        note!("tracking plan: {}", path.display());
     }
     shutdown.await;
-    eprintln!(
+    note!(
         "gamooga emulator stopping after {} calls",
         emulator.total_calls()
     );
@@ -223,7 +231,7 @@ fn spawn_writer(
                 .and_then(|()| out.flush())
                 .and_then(|()| json.as_mut().map_or(Ok(()), Write::flush));
             if let Err(e) = flushed {
-                eprintln!("gamooga-emulator: cannot write calls: {e}");
+                note!("gamooga-emulator: cannot write calls: {e}");
                 return;
             }
         }

@@ -67,6 +67,8 @@ async fn spawn(extra: &[&str]) -> (Child, String) {
         .and_then(|rest| rest.split(',').next())
         .expect("backend in the first line")
         .to_owned();
+    // Keep reading stderr, as a terminal would.
+    tokio::spawn(async move { while let Ok(Some(_)) = stderr.next_line().await {} });
     (child, backend)
 }
 

@@ -1,7 +1,9 @@
 //! The README's "In a test" snippet, compiled and run here (the SDK's client and queue
 //! against the emulator); `the_readme_shows_this_snippet` checks the README still holds it
-//! word for word.
+//! word for word (kept as written there: rustfmt skips it).
 
+#[rustfmt::skip]
+mod snippet {
 // --- snippet start ---
 use gamooga::prelude::*;
 use gamooga::queue::QueueConfig;
@@ -17,23 +19,11 @@ struct Purchase<'a> {
 #[tokio::test]
 async fn purchases_reach_gamooga() -> Result<(), Box<dyn std::error::Error>> {
     let emu = Emulator::builder().companies(["acme"]).start().await?;
-    let client = Client::builder("acme")
-        .config_url(emu.config_url())
-        .build()?;
+    let client = Client::builder("acme").config_url(emu.config_url()).build()?;
 
-    Purchase {
-        sku: "A&B",
-        amount: 12.5,
-    }
-    .track(&client, "user-42")
-    .await?;
+    Purchase { sku: "A&B", amount: 12.5 }.track(&client, "user-42").await?;
     let queue = client.queue(QueueConfig::default())?;
-    Purchase {
-        sku: "TEA-01",
-        amount: 3.0,
-    }
-    .enqueue(&queue, "user-7")
-    .await?;
+    Purchase { sku: "TEA-01", amount: 3.0 }.enqueue(&queue, "user-7").await?;
     queue.flush().await;
 
     let events = emu.events();
@@ -43,19 +33,12 @@ async fn purchases_reach_gamooga() -> Result<(), Box<dyn std::error::Error>> {
     assert_eq!(events[1].user_id.as_deref(), Some("user-7"));
 
     // A typo'd company id is refused, so CI notices.
-    let typo = Client::builder("acme-corp")
-        .config_url(emu.config_url())
-        .build()?;
-    assert!(Purchase {
-        sku: "X",
-        amount: 1.0
-    }
-    .track(&typo, "user-42")
-    .await
-    .is_err());
+    let typo = Client::builder("acme-corp").config_url(emu.config_url()).build()?;
+    assert!(Purchase { sku: "X", amount: 1.0 }.track(&typo, "user-42").await.is_err());
     Ok(())
 }
 // --- snippet end ---
+}
 
 #[test]
 fn the_readme_shows_this_snippet() {
