@@ -96,11 +96,12 @@
 //! Every call except the inspection API's is recorded in arrival order — accepted, rejected
 //! or faulted — as a [`RecordedCall`]. Memory stays bounded for long runs: only the last
 //! [`max_recorded`](EmulatorBuilder::max_recorded) calls are kept (default 1,000,000), while
-//! [`count`](Emulator::count) and [`total_calls`](Emulator::total_calls) stay exact. A kept
-//! call costs about 260 bytes (the request and its outcome; the decoded fields are read
-//! again from it, with the same code, when a test looks), so the default bound holds at most
-//! about 260 MB. Recording is cheap: the release binary serves about 48,000 `evwid` calls/s
-//! on a 2-core machine with every call recorded (see the crate README for the measurement).
+//! [`count`](Emulator::count), [`summary`](Emulator::summary) and
+//! [`total_calls`](Emulator::total_calls) stay exact. A kept call costs about 310 bytes (the
+//! request and its outcome; the decoded fields are read again from it, with the same code,
+//! when a test looks), so the default bound holds at most about 310 MB. Recording is cheap:
+//! the release binary serves tens of thousands of `evwid` calls/s on a 2-core machine with
+//! every call recorded (see the crate README for the measurements).
 //!
 //! # Faults
 //!
@@ -108,28 +109,64 @@
 //! ([`fail_next`](Emulator::fail_next), optionally with `Retry-After`), delayed
 //! ([`delay_next`](Emulator::delay_next)), dropped without an answer
 //! ([`drop_next`](Emulator::drop_next)) or failed at a seeded random
-//! [rate](Emulator::set_failure_rate). `newnaconf` can answer another `evbk`
+//! [rate](Emulator::set_failure_rate) (or [dropped](Emulator::set_drop_rate) at one),
+//! limited to a [rate](Emulator::set_rate_limit) (`429` with `Retry-After` beyond it), or
+//! all answered after a steady [latency](Emulator::set_latency). `newnaconf` can answer another `evbk`
 //! ([`set_evbk`](Emulator::set_evbk)), a raw body ([`set_newnaconf_body`](Emulator::set_newnaconf_body))
 //! or fail ([`fail_newnaconf_next`](Emulator::fail_newnaconf_next)). The whole server can
 //! [go down](Emulator::go_down) (connections refused) and [come up](Emulator::come_up) again
 //! on the same port.
 //!
-//! # Over HTTP
+//! # The inspector, and over HTTP
 //!
-//! The same inspection is available as JSON under `/_emulator/` (see [`inspect`]), and the
-//! binary (`cargo run -p gamooga-emulator -- --port 8686`) prints one line per call.
+//! Every emulator serves a web page on a port of its own ([`Emulator::inspector_url`]):
+//! every call live, filters, each call in detail, the [tracking plan](Plan)'s violations,
+//! the schema seen, faults and a composer. The same inspection is available as JSON under
+//! `/_emulator/` (see [`inspector`]) for tools and CI, and the binary
+//! (`cargo run -p gamooga-emulator -- --port 8686`, or [`serve::run`]) prints one line per
+//! call.
+//!
+//! # Tracking plan
+//!
+//! Load the JSON that the SDK's `TrackingPlan::to_json()` exports ([`Plan::from_json`],
+//! [`EmulatorBuilder::plan`], [`Emulator::set_plan`], `--plan FILE`, or in the page) and
+//! every call that passes validation is checked against it: its
+//! [`plan_violations`](RecordedCall::plan_violations) say how it departs.
 
 #![warn(missing_docs)]
 
+// Layers, each using only the ones above it (no import cycles):
+// - data and pure logic: `call`, `endpoint`, `validate`, `plan`, `ratelimit`, `fault`;
+// - the state and its pieces: `log`, `visitors`, `stats`, then `state` (the one owner);
+// - HTTP plumbing, knowing nothing of Gamooga: `http`;
+// - what answers requests: `api` (Gamooga's API), `inspector` (the page and its JSON API);
+// - on top: `router` (which handler on which port), `emulator` (the handle), `serve` (the
+//   binary's logic).
+mod api;
+mod call;
 mod emulator;
 mod endpoint;
 mod fault;
-pub mod inspect;
-mod record;
-mod server;
+mod http;
+pub mod inspector;
+mod log;
+mod plan;
+mod ratelimit;
+mod router;
+pub mod serve;
+mod state;
+mod stats;
 mod validate;
+mod visitors;
 
+pub use call::{PlanViolation, RecordedCall, RecordedProperty};
 pub use emulator::{Emulator, EmulatorBuilder, DEFAULT_SEED};
-pub use record::{RecordedCall, RecordedProperty, DEFAULT_MAX_RECORDED};
-pub use server::MAX_BODY_BYTES;
+pub use fault::{DelayNext, FailNewnaconf, FailNext, FailureRate, FaultCommand, FaultState};
+pub use http::MAX_BODY_BYTES;
+pub use log::DEFAULT_MAX_RECORDED;
+pub use plan::{Plan, PlanError};
+pub use ratelimit::RateLimit;
+pub use stats::{EventSummary, Summary};
+#[doc(hidden)]
+pub use validate::{parameter_range, validate_request, Decoded, Rejection};
 pub use validate::{TM_END, TM_MIN};

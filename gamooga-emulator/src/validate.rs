@@ -27,8 +27,10 @@ use std::fmt;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use url::form_urlencoded;
 
-use crate::endpoint::Endpoint;
-use crate::record::RecordedProperty;
+use std::ops::Range;
+
+use crate::call::RecordedProperty;
+use crate::endpoint::{Endpoint, Route};
 
 /// Lowest accepted `tm`: 2001-01-01T00:00:00Z in milliseconds.
 pub const TM_MIN: u64 = 978_307_200_000;
@@ -37,21 +39,33 @@ pub const TM_END: u64 = 4_102_444_800_000;
 
 /// What could be read from a call, even a rejected one.
 #[derive(Debug, Default, Clone, PartialEq)]
-pub(crate) struct CallData {
+pub struct Decoded {
+    /// `c`, or the company segment of `newnaconf`.
     pub company: Option<String>,
+    /// `u`.
     pub user_id: Option<String>,
+    /// `v`.
     pub visitor_id: Option<String>,
+    /// `e`.
     pub event: Option<String>,
+    /// The event property sets (or the `evwidj` body), in order.
     pub event_properties: Vec<RecordedProperty>,
+    /// The visitor property sets, in order.
     pub visitor_properties: Vec<RecordedProperty>,
+    /// `tm`, when valid.
     pub tm: Option<u64>,
 }
 
 /// Why a call is refused: the HTTP status and a reason naming the problem.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Rejection {
+pub struct Rejection {
+    /// The HTTP status answered (400, 404, 405, 413).
     pub status: u16,
+    /// What is wrong, naming the parameter.
     pub reason: String,
+    /// The index of the offending parameter among the query's `&`-separated parameters
+    /// (see [`parameter_range`]), when the problem is about one.
+    pub parameter: Option<usize>,
 }
 
 impl Rejection {
@@ -59,7 +73,13 @@ impl Rejection {
         Rejection {
             status: 400,
             reason: reason.into(),
+            parameter: None,
         }
+    }
+
+    fn at(mut self, parameter: usize) -> Self {
+        self.parameter = Some(parameter);
+        self
     }
 }
 
@@ -69,6 +89,91 @@ pub(crate) struct RequestParts<'a> {
     pub raw_query: &'a str,
     pub content_type: Option<&'a str>,
     pub body: &'a [u8],
+}
+
+/// Validates one request exactly as the server does, without a server: routes `path`, then
+/// checks the method, query, `Content-Type` and body. `newnaconf` and unknown paths are
+/// checked for their path and method only (the company list is the server's, not checked
+/// here). A pure function, for fuzzing and for tools.
+///
+/// ```
+/// use gamooga_emulator::validate_request;
+///
+/// let ok = validate_request("GET", "/evwid/", "c=acme&u=u1&e=buy&ky=a&vl=1&tp=n", None, b"")
+///     .unwrap();
+/// assert_eq!(ok.event.as_deref(), Some("buy"));
+/// let bad = validate_request("GET", "/evwid/", "c=acme&u=u1&e=buy&ky=a&vl=x&tp=n", None, b"")
+///     .unwrap_err();
+/// assert_eq!(bad.status, 400);
+/// assert_eq!(bad.parameter, Some(4)); // `vl=x`, the value that is not a number
+/// ```
+///
+/// # Errors
+/// The first problem found, as the server would answer it.
+#[doc(hidden)]
+pub fn validate_request(
+    method: &str,
+    path: &str,
+    raw_query: &str,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<Decoded, Rejection> {
+    match Route::of(path) {
+        Route::Backend(ep) => {
+            let (data, problem) = validate(
+                ep,
+                &RequestParts {
+                    method,
+                    raw_query,
+                    content_type,
+                    body,
+                },
+            );
+            problem.map_or(Ok(data), Err)
+        }
+        Route::Newnaconf(segment) if method == "GET" => Ok(Decoded {
+            company: Some(
+                percent_encoding::percent_decode_str(&segment)
+                    .decode_utf8_lossy()
+                    .into_owned(),
+            ),
+            ..Decoded::default()
+        }),
+        Route::Newnaconf(_) => Err(Rejection {
+            status: 405,
+            reason: format!("newnaconf expects GET, got {method}"),
+            parameter: None,
+        }),
+        Route::Unknown(reason) | Route::Inspect(reason) => Err(Rejection {
+            status: 404,
+            reason,
+            parameter: None,
+        }),
+    }
+}
+
+/// The byte range of parameter `index` in `raw_query`, counting the non-empty
+/// `&`-separated pieces as `application/x-www-form-urlencoded` decoding does.
+pub fn parameter_range(raw_query: &str, index: usize) -> Option<Range<usize>> {
+    let mut start = 0;
+    let mut seen = 0;
+    for piece in raw_query.split('&') {
+        let end = start + piece.len();
+        if !piece.is_empty() {
+            if seen == index {
+                return Some(start..end);
+            }
+            seen += 1;
+        }
+        start = end + 1;
+    }
+    None
+}
+
+/// The index of the first parameter called `key` (percent-decoded), for problems found after
+/// parsing (an unknown company is about `c`).
+pub(crate) fn parameter_index(raw_query: &str, key: &str) -> Option<usize> {
+    form_urlencoded::parse(raw_query.as_bytes()).position(|(k, _)| k == key)
 }
 
 #[derive(Clone, Copy)]
@@ -177,8 +282,8 @@ fn spec(ep: Endpoint) -> Spec {
 
 /// Parses and validates one backend call. Always returns what could be read; the rejection
 /// is the first problem found (a wrong method comes first).
-pub(crate) fn validate(ep: Endpoint, req: &RequestParts<'_>) -> (CallData, Option<Rejection>) {
-    let mut data = CallData::default();
+pub(crate) fn validate(ep: Endpoint, req: &RequestParts<'_>) -> (Decoded, Option<Rejection>) {
+    let mut data = Decoded::default();
     let mut problem: Option<Rejection> = None;
     let note = |p: &mut Option<Rejection>, r: Rejection| {
         if p.is_none() {
@@ -211,13 +316,13 @@ pub(crate) fn validate(ep: Endpoint, req: &RequestParts<'_>) -> (CallData, Optio
                     *n += 1;
                     note(
                         &mut problem,
-                        Rejection::bad(format!("parameter '{key}' is repeated")),
+                        Rejection::bad(format!("parameter '{key}' is repeated")).at(i),
                     );
                 }
                 None => {
                     seen.push((single, 1));
                     if let Err(r) = store_single(&mut data, single, value) {
-                        note(&mut problem, r);
+                        note(&mut problem, r.at(i));
                     }
                 }
             }
@@ -234,6 +339,8 @@ pub(crate) fn validate(ep: Endpoint, req: &RequestParts<'_>) -> (CallData, Optio
                     i += 3;
                 }
                 Err(r) => {
+                    // The set's own pair when read_set named one, else where the set starts.
+                    let r = if r.parameter.is_some() { r } else { r.at(i) };
                     note(&mut problem, r);
                     i += 1;
                 }
@@ -254,7 +361,8 @@ pub(crate) fn validate(ep: Endpoint, req: &RequestParts<'_>) -> (CallData, Optio
                     set.keys[0],
                     set.keys[1],
                     set.keys[2]
-                )),
+                ))
+                .at(i),
             );
             i += 1;
             continue;
@@ -265,7 +373,8 @@ pub(crate) fn validate(ep: Endpoint, req: &RequestParts<'_>) -> (CallData, Optio
                 "unknown parameter '{key}' for {} (accepted: {})",
                 ep.name(),
                 accepted(&spec)
-            )),
+            ))
+            .at(i),
         );
         i += 1;
     }
@@ -295,6 +404,7 @@ pub(crate) fn validate(ep: Endpoint, req: &RequestParts<'_>) -> (CallData, Optio
         problem = Some(Rejection {
             status: 405,
             reason: format!("{} expects {}, got {}", ep.name(), ep.method(), req.method),
+            parameter: None,
         });
     }
     (data, problem)
@@ -308,7 +418,7 @@ fn accepted(spec: &Spec) -> String {
     names.join(", ")
 }
 
-fn store_single(data: &mut CallData, single: Single, value: &str) -> Result<(), Rejection> {
+fn store_single(data: &mut Decoded, single: Single, value: &str) -> Result<(), Rejection> {
     if value.is_empty() {
         return Err(Rejection::bad(format!(
             "parameter '{}' is empty",
@@ -376,15 +486,24 @@ fn read_set(
             ))),
         }
     };
-    let value = expect(1, kv)?;
-    let datatype = expect(2, kt)?;
+    let value = expect(1, kv).map_err(|r| r.at(start + 1))?;
+    let datatype = expect(2, kt).map_err(|r| r.at(start + 2))?;
     if name.is_empty() {
         return Err(Rejection::bad(format!(
             "property set at position {} has an empty name ('{kn}')",
             start + 1
-        )));
+        ))
+        .at(start));
     }
-    let datatype = check_typed_value(name, value, datatype)?;
+    let datatype = check_typed_value(name, value, datatype).map_err(|r| {
+        // A bad type names the type; a value that does not fit its type names the value.
+        let at = if matches!(datatype, "s" | "n" | "b") {
+            1
+        } else {
+            2
+        };
+        r.at(start + at)
+    })?;
     Ok(RecordedProperty {
         name: name.to_string(),
         value: value.to_owned(),
@@ -486,7 +605,7 @@ pub(crate) fn is_json_content_type(value: &str) -> bool {
         .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
 }
 
-fn read_json_body(req: &RequestParts<'_>, data: &mut CallData) -> Result<(), Rejection> {
+fn read_json_body(req: &RequestParts<'_>, data: &mut Decoded) -> Result<(), Rejection> {
     if !req.content_type.is_some_and(is_json_content_type) {
         return Err(Rejection::bad(format!(
             "evwidj needs Content-Type: application/json, got {}",
@@ -534,7 +653,7 @@ fn json_kind(name: &str, kind: &str) -> Rejection {
 mod tests {
     use super::*;
 
-    fn get(ep: Endpoint, q: &str) -> (CallData, Option<Rejection>) {
+    fn get(ep: Endpoint, q: &str) -> (Decoded, Option<Rejection>) {
         validate(
             ep,
             &RequestParts {
@@ -585,6 +704,26 @@ mod tests {
             vec![RecordedProperty::new("tier", "gold", 's')]
         );
         assert_eq!(d.tm, Some(1_700_000_000_000));
+    }
+
+    #[test]
+    fn the_offending_parameter_is_located_in_the_raw_query() {
+        fn at(q: &str) -> &str {
+            let (_, r) = get(Endpoint::Evwid, q);
+            let i = r.unwrap().parameter.expect("a parameter");
+            &q[parameter_range(q, i).unwrap()]
+        }
+        assert_eq!(at("c=a&u=b&e=x&ky=k&vl=abc&tp=n"), "vl=abc");
+        assert_eq!(at("c=a&u=b&e=x&ky=k&vl=1&tp=q"), "tp=q");
+        assert_eq!(at("c=a&&u=b&e=x&e=y"), "e=y");
+        assert_eq!(at("c=a&u=b&e=x&zz=1"), "zz=1");
+        assert_eq!(at("c=a&u=b&e=x&tm=1700000000"), "tm=1700000000");
+        assert_eq!(at("c=a&u=b&e=x&ky=k&tp=s&vl=v"), "tp=s");
+        assert_eq!(at("c=a&u=&e=x"), "u=");
+        let (_, missing) = get(Endpoint::Evwid, "c=a&u=b");
+        assert_eq!(missing.unwrap().parameter, None);
+        assert_eq!(parameter_range("a=1&&b=2", 1), Some(5..8));
+        assert_eq!(parameter_range("a=1", 1), None);
     }
 
     #[test]

@@ -21,6 +21,9 @@ async fn help_explains_every_option() {
         "--max-recorded",
         "--json",
         "--quiet",
+        "--plan",
+        "--inspector-port",
+        "| summary |",
         "/newnaconf/",
         "/evwidj/",
         "/_emulator/calls",
@@ -64,6 +67,8 @@ async fn spawn(extra: &[&str]) -> (Child, String) {
         .and_then(|rest| rest.split(',').next())
         .expect("backend in the first line")
         .to_owned();
+    // Keep reading stderr, as a terminal would.
+    tokio::spawn(async move { while let Ok(Some(_)) = stderr.next_line().await {} });
     (child, backend)
 }
 
@@ -124,4 +129,86 @@ async fn prints_one_line_per_call_and_writes_json_lines() {
     assert_eq!(records[1]["rejection"], "missing parameter 'e'");
     child.kill().await.unwrap();
     let _ = std::fs::remove_file(&json_path);
+}
+
+#[tokio::test]
+async fn checks_calls_against_a_plan_file_and_prints_the_inspector_address() {
+    let plan = std::env::temp_dir().join(format!("gamooga-emu-plan-{}.json", std::process::id()));
+    std::fs::write(
+        &plan,
+        r#"{"events": [{"name": "purchase", "properties": [
+              {"name": "amount", "datatype": "n", "optional": false}]}],
+            "visitor_properties": []}"#,
+    )
+    .unwrap();
+    let mut child = Command::new(BIN)
+        .args(["--port", "0", "--plan", plan.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut next = async || {
+        tokio::time::timeout(WAIT, stderr.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .expect("a line on stderr")
+    };
+    let first = next().await;
+    let backend = first.rsplit("backend ").next().unwrap().to_owned();
+    let second = next().await;
+    let inspector = second
+        .split_whitespace()
+        .last()
+        .expect("the inspector's address")
+        .to_owned();
+    assert!(inspector.starts_with("http://127.0.0.1:") && inspector.ends_with("/_emulator/"));
+    let http = reqwest::Client::new();
+    let page = http.get(&inspector).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    http.get(format!(
+        "http://{backend}/evwid/?c=acme&u=u1&e=purchase&ky=amount&vl=1&tp=s"
+    ))
+    .send()
+    .await
+    .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(WAIT, stdout.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(
+        line.ends_with("-> 200 (plan: property 'amount' is sent as s, planned as n)"),
+        "{line}"
+    );
+    let summary = http
+        .get(format!("{inspector}summary"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let summary: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    assert_eq!(summary["plan_violations"], 1);
+    child.kill().await.unwrap();
+    let _ = std::fs::remove_file(&plan);
+}
+
+#[tokio::test]
+async fn a_bad_plan_file_fails_with_the_reason() {
+    let output = Command::new(BIN)
+        .args(["--port", "0", "--plan", "/nonexistent/plan.json"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot read the tracking plan /nonexistent/plan.json"),
+        "{stderr}"
+    );
 }

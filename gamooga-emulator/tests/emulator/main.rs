@@ -3,5 +3,6 @@
 mod endpoints;
 mod faults;
 mod inspection;
+mod inspector_api;
 mod support;
 mod validation;
