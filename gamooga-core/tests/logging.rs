@@ -167,6 +167,6 @@ async fn dropping_a_queue_without_shutdown_warns_with_the_count_left_behind() {
         .map(|(_, line)| line)
         .collect();
     assert_eq!(warnings.len(), 1, "{warnings:?}");
-    assert!(warnings[0].contains("left=5"), "{warnings:?}");
+    assert!(warnings[0].contains("count=5"), "{warnings:?}");
     assert!(warnings[0].contains("shutdown"), "{warnings:?}");
 }
