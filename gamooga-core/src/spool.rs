@@ -194,6 +194,10 @@ fn connect(path: &Path) -> Result<Connection, Error> {
     let created =
         create_private(path).map_err(|e| spool_error(path, format!("cannot create it ({e})")))?;
     secure(path, created);
+    // SQLite makes the WAL and shared-memory files with the database's mode: the ones it
+    // makes now are ours to make private, whatever the database's mode.
+    let companions = ["-wal", "-shm"].map(|suffix| companion(path, suffix));
+    let existed = companions.each_ref().map(|p| p.exists());
     let conn = Connection::open(path).map_err(|e| spool_error(path, e))?;
     conn.busy_timeout(Duration::from_secs(10))
         .map_err(|e| spool_error(path, e))?;
@@ -214,9 +218,8 @@ fn connect(path: &Path) -> Result<Connection, Error> {
     if check != "ok" {
         return Err(spool_error(path, format!("the file is corrupt: {check}")));
     }
-    // SQLite has made the WAL and shared-memory files by now, with the database's mode.
-    for suffix in ["-wal", "-shm"] {
-        secure(&companion(path, suffix), created);
+    for (file, existed) in companions.iter().zip(existed) {
+        secure(file, !existed);
     }
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))

@@ -453,6 +453,7 @@ impl State {
         if self.reserving.remove(&token) {
             effects.flush = self.settle(token);
             effects.room = self.take_room_waiters();
+            effects.scheduler = self.wants_page();
         }
         effects
     }
@@ -646,6 +647,7 @@ impl State {
                 effects.dead = Some(DeadJob::of(e, reason, error));
             }
         }
+        effects.scheduler |= self.wants_page();
         effects
     }
 
@@ -653,6 +655,7 @@ impl State {
     pub(super) fn finish_dead(&mut self, id: u64) -> Effects {
         Effects {
             flush: self.settle(id),
+            scheduler: self.wants_page(),
             ..Effects::default()
         }
     }
@@ -725,14 +728,10 @@ impl State {
         while self.ready.len() > tick.effects.work && self.claim_idle() {
             tick.effects.work += 1;
         }
-        let room = self.room();
-        if !self.replay.done && self.replay.reserved == 0 {
-            let page = room.min(PAGE_MAX);
-            let threshold = (self.capacity / 4).clamp(1, PAGE_MAX);
-            if page >= threshold || (page > 0 && self.held() == 0) {
-                self.replay.reserved = page;
-                tick.load = Some((self.replay.after, self.replay.through, page));
-            }
+        if self.wants_page() {
+            let page = self.room().min(PAGE_MAX);
+            self.replay.reserved = page;
+            tick.load = Some((self.replay.after, self.replay.through, page));
         }
         let due = self.waiting.first_key_value().map(|(k, _)| k.0);
         tick.next = match (due, self.paused_until) {
@@ -740,6 +739,18 @@ impl State {
             (a, b) => a.or(b),
         };
         tick
+    }
+
+    /// Whether the next replay page should be read now: rows are left, none is being read,
+    /// and room for a page (a quarter of the capacity, at most `PAGE_MAX`) is free, or any
+    /// room while nothing is held.
+    fn wants_page(&self) -> bool {
+        if self.replay.done || self.replay.reserved != 0 || self.stopped {
+            return false;
+        }
+        let page = self.room().min(PAGE_MAX);
+        let threshold = (self.capacity / 4).clamp(1, PAGE_MAX);
+        page >= threshold || (page > 0 && self.held() == 0)
     }
 
     // -----------------------------------------------------------------------------------
