@@ -26,8 +26,6 @@ enum Script {
     TimeoutFirst(u32),
     /// 429 with this Retry-After once, then succeed.
     RetryAfterOnce(Duration),
-    /// 429 with this Retry-After every time.
-    RetryAfterAlways(Duration),
     /// 500 with this Retry-After every time (retried after it, no shared pause).
     SlowAlways(Duration),
 }
@@ -131,7 +129,6 @@ impl Deliver for Fake {
                 Script::TimeoutFirst(_) => Ok(()),
                 Script::RetryAfterOnce(d) if n == 1 => Err(http(429, Some(d))),
                 Script::RetryAfterOnce(_) => Ok(()),
-                Script::RetryAfterAlways(d) => Err(http(429, Some(d))),
                 Script::SlowAlways(d) => Err(http(500, Some(d))),
             };
             if outcome.is_ok() {
@@ -373,7 +370,6 @@ async fn counters_add_up_under_every_overflow_policy() {
             Overflow::Wait | Overflow::Refuse => (3, 3, 4, 0, 0),
             Overflow::DropNewest => (3, 3, 0, 4, 0),
             Overflow::DropOldest => (7, 3, 0, 0, 4),
-            _ => unreachable!(),
         };
         assert_eq!(
             (

@@ -107,7 +107,7 @@ impl Transport for PanickyTransport {
         let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
         Box::pin(async move {
             tokio::task::yield_now().await;
-            if n % 5 == 0 {
+            if n.is_multiple_of(5) {
                 panic!("a bug in the user's transport (call {n})");
             }
             let url = url::Url::parse(&request.url).unwrap();

@@ -44,7 +44,7 @@ use crate::error::{Error, InvalidInput};
 use crate::event::{Event, VisitorProperties};
 use shared::Shared;
 use state::{Admission, Stamp, State};
-use store::{Intake, Store, WriteError};
+use store::{Intake, Store, Write, WriteError};
 
 /// Sends one request once: the queue's view of a transport. The queue does the retrying.
 ///
@@ -553,7 +553,7 @@ enum Spool<'a> {
     /// Block the calling thread until the commit.
     Blocking,
     /// Start the write and leave its future here.
-    Async(&'a mut Option<Pin<Box<dyn Future<Output = Result<(), WriteError>> + Send>>>),
+    Async(&'a mut Option<Write>),
 }
 
 /// Queued forms of the one-line calls, for every [`Event`]:

@@ -1016,7 +1016,7 @@ mod tests {
     #[test]
     fn flush_waiters_are_woken_once_every_id_below_the_mark_is_settled() {
         let mut st = full(4, 4, 4); // ids 1..=4 in flight in slots 0..=3
-        let mut flushed = |st: &mut State, slot| {
+        let flushed = |st: &mut State, slot| {
             st.finish(slot, Attempted::Delivered, &rules(), Instant::now())
                 .flush
         };
@@ -1062,6 +1062,59 @@ mod tests {
         );
         assert!(matches!(st.start(0), Start::Go(_)));
         assert_eq!(st.stats(0).backpressure_pauses, 1);
+        identity(&st);
+    }
+
+    #[test]
+    fn a_spool_commit_and_an_abort_settle_a_reservation_once() {
+        let config = QueueConfig::default().capacity(4);
+        let mut st = State::new(&config, true, None);
+        let Admission::Reserved {
+            token,
+            request: req,
+            ..
+        } = st.admit(request(), false, Stamp::now())
+        else {
+            panic!("a durable queue reserves")
+        };
+        assert_eq!(st.held(), 1, "the reservation holds room");
+        let mut fx = Effects::default();
+        st.commit(token, &req, SystemTime::now(), Some(7), &mut fx);
+        assert_eq!(st.stats(0).enqueued, 1);
+        // The writer's answer was lost after it committed: the late abort changes nothing.
+        let _ = st.abort(token);
+        st.commit(token, &req, SystemTime::now(), Some(7), &mut fx);
+        let s = st.stats(0);
+        assert_eq!((s.enqueued, s.depth, s.refused), (1, 1, 0), "{s:?}");
+        identity(&st);
+
+        // Aborted first (the writer stopped before answering), then a late commit: ignored.
+        let Admission::Reserved {
+            token,
+            request: req,
+            ..
+        } = st.admit(request(), false, Stamp::now())
+        else {
+            panic!()
+        };
+        let _ = st.abort(token);
+        st.commit(token, &req, SystemTime::now(), Some(8), &mut fx);
+        assert_eq!(st.stats(0).enqueued, 1);
+        assert!(!st.outstanding.contains(&token));
+
+        // A commit after the queue stopped: durable, so still spooled, not lost.
+        let Admission::Reserved {
+            token,
+            request: req,
+            ..
+        } = st.admit(request(), false, Stamp::now())
+        else {
+            panic!()
+        };
+        let _ = st.drain(DeadLetterReason::ShutdownDeadline);
+        st.commit(token, &req, SystemTime::now(), Some(9), &mut fx);
+        let s = st.stats(0);
+        assert_eq!((s.enqueued, s.still_spooled), (2, 2), "{s:?}");
         identity(&st);
     }
 

@@ -47,6 +47,10 @@ pub(super) enum WriteError {
     Unconfirmed(String),
 }
 
+/// A store write under way: resolves once it is committed and taken in.
+pub(super) type Write =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), WriteError>> + Send>>;
+
 /// A committed (or failed) insert, handed to the [`Intake`].
 pub(super) struct Commit<'a> {
     pub(super) token: u64,
