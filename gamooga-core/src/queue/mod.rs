@@ -12,6 +12,7 @@
 //! let event = CustomEvent::new("purchase", Properties::new().number("amount", 12.5)?);
 //! queue.try_track("user-42", &event)?; // never waits for room (with a spool: for its commit)
 //! queue.track("user-42", &event).await?; // waits for room when full
+//! // At the end: bounded, whatever Gamooga does.
 //! let report = queue.shutdown(Duration::from_secs(10)).await;
 //! println!("{} delivered, {} dead-lettered", report.delivered, report.dead_lettered);
 //! # Ok(()) }
@@ -19,6 +20,57 @@
 //!
 //! The queue stores built [`Request`]s: `tm` is stamped when the event is enqueued (unless
 //! the event carries its own time), so a late or retried delivery keeps the event's real time.
+//!
+//! # Under faults
+//!
+//! Every attempt's outcome is settled by [`DeliveryRules`] (a pure function, shared with
+//! any other delivery loop):
+//!
+//! - **Retryable failures** (connection errors, timeouts, 408, 429, 5xx but 501/505) are
+//!   retried with the retry policy's backoff; other answers dead-letter the event
+//!   ([`DeadLetterReason::Rejected`]). An attempt that may have reached Gamooga
+//!   ([`Error::may_have_been_sent`]) is counted `ambiguous`: the bound on duplicates.
+//! - **Backpressure is shared.** A `429` or `503` with `Retry-After` pauses *every* delivery
+//!   of the queue that long (capped by the policy's `max_retry_after`); a `429` without it
+//!   (or with `0`) pauses for [`QueueConfig::pause_floor`] (1 s). Attempts already in flight
+//!   finish; no new one starts until the pause ends.
+//! - **A backend that cannot be resolved** (the company information fails or names an
+//!   invalid backend: [`Error::is_resolution_failure`]) dead-letters nothing: the event waits
+//!   without using up an attempt, and every delivery pauses until the resolver's next try
+//!   ([`Error::retry_after`], or the pause floor), so the resolver is not stormed. It ages out
+//!   only by the policy's `max_elapsed`, as [`DeadLetterReason::Unresolved`].
+//! - **A panic** in the transport, a [`Deliver`], the dead-letter hook or a `tracing` layer
+//!   fails that attempt only ([`DeadLetterReason::Panicked`]); the delivery task goes on, and
+//!   `flush` and `shutdown` return.
+//! - **Outages are visible.** When deliveries start failing, one `WARN` names where they go
+//!   and the error (at most one a minute while they keep failing); one `INFO` says when they
+//!   recover. [`QueueStats`] shows `failing_since` and `last_error`. Single retries are logged
+//!   at `DEBUG`. No user id or property value is logged above `DEBUG`.
+//! - **No setting panics**: durations saturate, `Duration::MAX` means "forever".
+//!
+//! # Ending a queue
+//!
+//! [`Queue::shutdown`] stops intake, delivers until its deadline, and reports; what is left
+//! is dead-lettered ([`DeadLetterReason::ShutdownDeadline`]) or, with a spool, stays spooled.
+//! It is bounded, so it is the call for a service's graceful shutdown;
+//! [`Queue::flush_timeout`] is the bounded form of [`Queue::flush`] (which waits as long as
+//! delivery takes: during an outage, up to the policy's `max_elapsed`).
+//!
+//! Dropping the last handle without `shutdown`, or the end of the runtime the queue runs on
+//! (a queue in a `static` outlives `main`'s runtime), stops the queue at once: a memory
+//! queue hands every event it holds to the dead-letter hook
+//! ([`DeadLetterReason::QueueDropped`], counted); a spool keeps them for the next start.
+//!
+//! # Inside
+//!
+//! `state.rs` owns every event and counter behind private fields and named transitions
+//! (admit, commit, replayed, start, finish, tick, drain), so each invariant (an accepted
+//! event ends in exactly one bucket; flush marks; room wake-ups) lives in one file.
+//! `settle.rs` holds the [`DeliveryRules`]; `store.rs` the one `Store` type behind
+//! which the spool lives (a no-op without the `spool` feature); `deliver.rs` the scheduler
+//! and the delivery tasks, which consult one value for how many requests may be in flight
+//! now (fixed at the concurrency today; the pool is sized by it as the maximum); `shared.rs`
+//! what runs outside the lock (wake-ups, hooks, logs).
 
 mod client;
 mod config;
