@@ -554,7 +554,7 @@ impl Queue {
             .is_ok();
         // Everything left is settled and counted before the first await below, so a
         // shutdown future dropped part-way loses nothing unreported.
-        let (dead, effects) = shared.lock().drain(DeadLetterReason::ShutdownDeadline);
+        let (dead, _, effects) = shared.lock().drain(DeadLetterReason::ShutdownDeadline);
         shared.signal();
         shared.apply(effects);
         shared.dead_letters(dead, "reached its shutdown deadline");

@@ -246,13 +246,7 @@ impl Shared {
     /// Stops the queue without a shutdown (the last handle dropped, the runtime ended):
     /// events of a memory queue go to the dead-letter hook, a spool's stay spooled.
     pub(super) fn abandon(&self, why: &str) {
-        let (dead, effects, spooled) = {
-            let mut st = self.lock();
-            let before = st.stats(0).still_spooled;
-            let (dead, effects) = st.drain(DeadLetterReason::QueueDropped);
-            let spooled = st.stats(0).still_spooled - before;
-            (dead, effects, spooled)
-        };
+        let (dead, spooled, effects) = self.lock().drain(DeadLetterReason::QueueDropped);
         self.signal();
         self.apply(effects);
         if spooled > 0 {

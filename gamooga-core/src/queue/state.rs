@@ -764,8 +764,9 @@ impl State {
     /// Stops everything and takes every held event out: with a spool they stay spooled
     /// (counted), in memory they are dead-lettered with `reason` (returned, counted). An
     /// attempt in flight is abandoned, and counted ambiguous (it may have reached Gamooga).
-    /// Idempotent.
-    pub(super) fn drain(&mut self, reason: DeadLetterReason) -> (Vec<DeadJob>, Effects) {
+    /// Idempotent. Returns the dead letters, how many events stayed spooled, and the
+    /// wake-ups.
+    pub(super) fn drain(&mut self, reason: DeadLetterReason) -> (Vec<DeadJob>, u64, Effects) {
         self.closed = true;
         self.stopped = true;
         let mut left: Vec<Entry> = self.ready.drain(..).collect();
@@ -775,10 +776,11 @@ impl State {
         self.ambiguous += (left.len() - before) as u64;
         self.in_flight_count = 0;
         let mut dead = Vec::new();
+        let mut spooled = 0;
         for e in left {
             self.outstanding.remove(&e.id);
             if self.durable && e.row != 0 {
-                self.still_spooled += 1;
+                spooled += 1;
             } else {
                 self.dead.add(reason);
                 dead.push(DeadJob {
@@ -787,12 +789,13 @@ impl State {
                 });
             }
         }
+        self.still_spooled += spooled;
         let effects = Effects {
             flush: true,
             room: self.take_room_waiters(),
             ..Effects::default()
         };
-        (dead, effects)
+        (dead, spooled, effects)
     }
 
     /// Whether every id below `mark` is settled (or the queue stopped); if not, registers
@@ -1144,7 +1147,7 @@ mod tests {
             assert!(matches!(st.start(0), Start::Go(_)));
             let _ = st.finish(0, Attempted::Delivered, &rules(), Instant::now());
             identity(&st);
-            let (dead, _) = st.drain(DeadLetterReason::ShutdownDeadline);
+            let (dead, _, _) = st.drain(DeadLetterReason::ShutdownDeadline);
             identity(&st);
             let s = st.stats(0);
             assert_eq!(s.depth, 0);
