@@ -253,9 +253,16 @@ impl Queue {
     }
 
     /// Waits until everything accepted so far is delivered or dead-lettered
-    /// ([`Queue::flush`](crate::queue::Queue::flush)).
+    /// ([`Queue::flush`](crate::queue::Queue::flush)): during an outage, as long as the retry
+    /// policy allows. Prefer [`flush_timeout`](Self::flush_timeout) where a bound matters.
     pub fn flush(&self) -> Result<()> {
         self.runtime.block_on(self.queue.flush())
+    }
+
+    /// [`flush`](Self::flush) for at most `timeout`: `Ok(true)` when everything accepted
+    /// before the call was settled in time ([`Queue::flush_timeout`](crate::queue::Queue::flush_timeout)).
+    pub fn flush_timeout(&self, timeout: Duration) -> Result<bool> {
+        self.runtime.block_on(self.queue.flush_timeout(timeout))
     }
 
     /// Stops intake, delivers until `deadline`, and reports

@@ -25,6 +25,7 @@ pub use retry::RetryPolicy;
 pub use schema::{EventSchema, HasEventSchema, HasVisitorSchema, TrackingPlan, VisitorSchema};
 pub use time::{IntoTimestamp, Timestamp};
 pub mod blocking;
+mod dead_letter;
 pub mod queue;
 #[cfg(feature = "spool")]
 pub mod spool;

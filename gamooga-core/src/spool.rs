@@ -6,32 +6,48 @@
 //! - **Durability.** An event is written before `enqueue`/`try_enqueue` returns. The file is
 //!   in WAL mode with `synchronous = FULL`: each commit is fsynced, so an accepted event
 //!   survives a process crash (SIGKILL) and a power loss. Concurrent enqueues share a commit
-//!   (group commit on a dedicated writer thread), so throughput does not pay one fsync per event.
+//!   (group commit on a dedicated writer thread), so throughput does not pay one fsync per
+//!   event. The queue takes the event in as soon as its row is committed, on the writer
+//!   thread, whether or not the enqueuing future is still there to hear about it.
 //! - **Removal.** A row is deleted only after Gamooga answered 200 (deletes are batched; a
 //!   crash between the 200 and the delete means that event is sent again: at-least-once).
 //! - **Replay.** Rows still pending when the queue starts are delivered first, keeping their
-//!   original `tm`.
-//! - **Dead letters** stay in the file, marked with their reason and last error: list them
-//!   with [`Spool::dead_letters`], send them again with [`Spool::replay_dead_letters`] (the
-//!   next queue started on the file delivers them) or drop them with
-//!   [`Spool::remove_dead_letters`].
+//!   original `tm`. They are read in pages that fit the queue's capacity (the first page when
+//!   the queue starts, the next ones as room frees up), never all at once. A stored request is
+//!   rebuilt from its endpoint, method, query and body: the URL path comes from the endpoint,
+//!   never from the file, and a row that does not decode ([`decode_row`]) is marked dead as
+//!   `undecodable` and logged, not sent.
+//! - **Privacy.** The file and its companions (`-wal`, `-shm`, `-lock`) hold user ids and
+//!   property values, so they are created readable and writable by their owner only (0600,
+//!   whatever the umask). An existing one that other users can read is used, with a warning
+//!   naming it.
+//! - **Dead letters** stay in the file, marked with their reason and last error, up to a
+//!   bound ([`DeadLetterRetention`]: 10,000 rows and 30 days by default; the oldest go first,
+//!   counted in [`QueueStats::dead_letters_pruned`](crate::queue::QueueStats::dead_letters_pruned)).
+//!   List them with [`Spool::dead_letters`], send them again with
+//!   [`Spool::replay_dead_letters`] (the next queue started on the file delivers them) or drop
+//!   them with [`Spool::remove_dead_letters`].
 //! - **Errors.** A file that cannot be created or written, is not a spool, or is corrupt is
 //!   an [`Error::Config`] naming the file when the queue starts: never a silent fallback to memory.
 
-use std::borrow::Cow;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, OnceLock, Weak};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 
 use crate::call::{Endpoint, Method, Request};
+use crate::dead_letter::DeadLetterReason;
 use crate::error::Error;
-use crate::queue::DeadLetterReason;
 
 const SCHEMA_VERSION: i64 = 1;
 /// Commands applied in one transaction at most.
 const BATCH: usize = 4096;
+/// The `dead_reason` of a row that could not be decoded at replay.
+const UNDECODABLE: &str = "undecodable";
+/// How often dead letters are pruned at most while they keep coming (and at every sync).
+const PRUNE_EVERY: Duration = Duration::from_secs(1);
 
 /// A spool problem: [`Error::Config`] naming the file and what is wrong with it.
 fn spool_error(path: &Path, message: impl std::fmt::Display) -> Error {
@@ -47,13 +63,117 @@ fn millis(t: SystemTime) -> i64 {
         .unwrap_or(0)
 }
 
+/// How many dead letters a spool keeps: the oldest (by row, that is by when they were
+/// enqueued) are deleted past `max_count` rows, and any enqueued more than `max_age` ago.
+///
+/// ```
+/// use std::time::Duration;
+/// use gamooga_core::spool::DeadLetterRetention;
+/// let keep = DeadLetterRetention::default().max_count(Some(1_000)).max_age(Some(Duration::from_secs(7 * 86_400)));
+/// assert_eq!(keep.max_count, Some(1_000));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeadLetterRetention {
+    /// The most dead letters kept (`None`: no bound).
+    pub max_count: Option<u64>,
+    /// The oldest dead letter kept, counted from when the event was enqueued (`None`: no bound).
+    pub max_age: Option<Duration>,
+}
+
+impl Default for DeadLetterRetention {
+    /// 10,000 dead letters, 30 days.
+    fn default() -> Self {
+        DeadLetterRetention {
+            max_count: Some(10_000),
+            max_age: Some(Duration::from_secs(30 * 86_400)),
+        }
+    }
+}
+
+impl DeadLetterRetention {
+    /// Keeps every dead letter until removed with [`Spool::remove_dead_letters`].
+    pub fn unbounded() -> Self {
+        DeadLetterRetention {
+            max_count: None,
+            max_age: None,
+        }
+    }
+    /// Sets [`max_count`](Self::max_count).
+    pub fn max_count(mut self, n: Option<u64>) -> Self {
+        self.max_count = n;
+        self
+    }
+    /// Sets [`max_age`](Self::max_age).
+    pub fn max_age(mut self, d: Option<Duration>) -> Self {
+        self.max_age = d;
+        self
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Files: created private, checked when they already exist.
+
+/// `<path><suffix>`: the spool's companion files (`-wal`, `-shm`, `-lock`).
+fn companion(path: &Path, suffix: &str) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(suffix);
+    PathBuf::from(p)
+}
+
+/// Creates `path` empty with mode 0600 if it does not exist; true when it was created.
+fn create_private(path: &Path) -> std::io::Result<bool> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Makes a file this spool created private (SQLite gives `-wal` and `-shm` the database
+/// file's mode; this holds whatever the umask), or warns about an existing one that other
+/// users can open.
+fn secure(file: &Path, created: bool) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(meta) = std::fs::metadata(file) else {
+            return; // not created yet (SQLite makes -wal and -shm on demand)
+        };
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 == 0 {
+            return;
+        }
+        if created {
+            if let Err(e) = std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600)) {
+                tracing::warn!(file = %file.display(), error = %e, "gamooga spool: cannot make the file private (chmod 600)");
+            }
+        } else {
+            tracing::warn!(
+                file = %file.display(),
+                mode = format_args!("{mode:o}"),
+                "gamooga spool: the file can be read by other users, and it holds user ids and property values; chmod 600 it"
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (file, created);
+}
+
 /// Takes the exclusive writer lock of the spool at `path` (on the file `<path>-lock`).
 fn lock_spool(path: &Path) -> Result<std::fs::File, Error> {
-    let mut lock_path = path.as_os_str().to_owned();
-    lock_path.push("-lock");
+    let lock_path = companion(path, "-lock");
+    let created = create_private(&lock_path)
+        .map_err(|e| spool_error(path, format!("cannot create its lock file ({e})")))?;
+    secure(&lock_path, created);
     let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
         .write(true)
         .open(&lock_path)
         .map_err(|e| spool_error(path, format!("cannot open its lock file ({e})")))?;
@@ -69,8 +189,15 @@ fn lock_spool(path: &Path) -> Result<std::fs::File, Error> {
     }
 }
 
-/// Opens (creating if needed) and checks a spool file.
+/// Opens (creating if needed, privately) and checks a spool file.
 fn connect(path: &Path) -> Result<Connection, Error> {
+    let created =
+        create_private(path).map_err(|e| spool_error(path, format!("cannot create it ({e})")))?;
+    secure(path, created);
+    // SQLite makes the WAL and shared-memory files with the database's mode: the ones it
+    // makes now are ours to make private, whatever the database's mode.
+    let companions = ["-wal", "-shm"].map(|suffix| companion(path, suffix));
+    let existed = companions.each_ref().map(|p| p.exists());
     let conn = Connection::open(path).map_err(|e| spool_error(path, e))?;
     conn.busy_timeout(Duration::from_secs(10))
         .map_err(|e| spool_error(path, e))?;
@@ -90,6 +217,9 @@ fn connect(path: &Path) -> Result<Connection, Error> {
         .map_err(|e| spool_error(path, format!("integrity check failed ({e})")))?;
     if check != "ok" {
         return Err(spool_error(path, format!("the file is corrupt: {check}")));
+    }
+    for (file, existed) in companions.iter().zip(existed) {
+        secure(file, !existed);
     }
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -128,72 +258,272 @@ fn connect(path: &Path) -> Result<Connection, Error> {
             format!("unknown spool format version {version} (this SDK writes {SCHEMA_VERSION})"),
         ));
     }
+    // Dead letters are listed and pruned by id; pending rows (most of the table) stay out
+    // of this index, so inserts do not pay for it.
+    conn.execute_batch(
+        "CREATE INDEX IF NOT EXISTS gamooga_outbox_dead ON gamooga_outbox (id)
+         WHERE dead_reason IS NOT NULL",
+    )
+    .map_err(|e| spool_error(path, format!("cannot index the dead letters ({e})")))?;
     Ok(conn)
 }
 
-/// A row read back from the spool.
+// ---------------------------------------------------------------------------------------
+// Rows: a small pure decoder, so it can be fuzzed.
+
+/// The columns of a spool row that replay reads. The stored `path` column is not among
+/// them: the path is rebuilt from the endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawRow {
+    /// The row id.
+    pub id: i64,
+    /// The endpoint's name (`evwid`, `evwidj`, ...).
+    pub endpoint: String,
+    /// `GET` or `POST`.
+    pub method: String,
+    /// The encoded query.
+    pub query: String,
+    /// The JSON body (`evwidj` only).
+    pub body: Option<String>,
+    /// When the event was enqueued, Unix milliseconds.
+    pub enqueued_ms: i64,
+}
+
+/// Why a spool row could not be turned back into a request. Names the row, never its values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RowError {
+    /// The endpoint column names no call this SDK knows.
+    #[error("row {id}: unknown endpoint")]
+    UnknownEndpoint {
+        /// The row id.
+        id: i64,
+    },
+    /// The endpoint is not a call the queue delivers (company information).
+    #[error("row {id}: the endpoint {endpoint} is not a queued call")]
+    NotQueued {
+        /// The row id.
+        id: i64,
+        /// The endpoint's name.
+        endpoint: &'static str,
+    },
+    /// The method is not the one the endpoint uses.
+    #[error("row {id}: {endpoint} is not sent with that method")]
+    WrongMethod {
+        /// The row id.
+        id: i64,
+        /// The endpoint's name.
+        endpoint: &'static str,
+    },
+    /// A body on a call without one, or none on `evwidj`.
+    #[error("row {id}: {endpoint} {}", if *.expected { "needs a body" } else { "takes no body" })]
+    WrongBody {
+        /// The row id.
+        id: i64,
+        /// The endpoint's name.
+        endpoint: &'static str,
+        /// Whether the endpoint needs a body.
+        expected: bool,
+    },
+    /// The query holds a byte the encoder never writes (outside `A-Z a-z 0-9 - . _ ~ % & =`).
+    #[error("row {id}: the query is not an encoded query")]
+    BadQuery {
+        /// The row id.
+        id: i64,
+    },
+    /// The enqueue time is before 1970 or not representable.
+    #[error("row {id}: the enqueue time is out of range")]
+    BadTime {
+        /// The row id.
+        id: i64,
+    },
+}
+
+/// The path a queued call is sent to, from its endpoint (never from the file).
+fn endpoint_path(endpoint: Endpoint) -> Option<&'static str> {
+    Some(match endpoint {
+        Endpoint::CompanyInfo => return None,
+        Endpoint::Evwid => "/evwid/",
+        Endpoint::Evwidj => "/evwidj/",
+        Endpoint::Ev => "/ev/",
+        Endpoint::Evvprwid => "/evvprwid/",
+        Endpoint::Vpr => "/vpr/",
+        Endpoint::Id => "/id/",
+    })
+}
+
+/// Turns a spool row back into the request it stored and when it was enqueued. Pure: the
+/// path comes from the endpoint, the method must be the endpoint's, and the query must
+/// hold only what the encoder writes, so a tampered row cannot send anything else.
+///
+/// ```
+/// use gamooga_core::spool::{decode_row, RawRow, RowError};
+/// let row = RawRow {
+///     id: 1,
+///     endpoint: "evwid".into(),
+///     method: "GET".into(),
+///     query: "c=acme&u=user-1&e=login&tm=1764150000000".into(),
+///     body: None,
+///     enqueued_ms: 1_764_150_000_000,
+/// };
+/// let (request, _enqueued_at) = decode_row(row.clone())?;
+/// assert_eq!(request.path(), "/evwid/");
+/// let bad = RawRow { query: "c=acme#x".into(), ..row };
+/// assert_eq!(decode_row(bad).unwrap_err(), RowError::BadQuery { id: 1 });
+/// # Ok::<(), RowError>(())
+/// ```
+pub fn decode_row(row: RawRow) -> Result<(Request, SystemTime), RowError> {
+    let id = row.id;
+    let endpoint = Endpoint::from_name(&row.endpoint).ok_or(RowError::UnknownEndpoint { id })?;
+    let path = endpoint_path(endpoint).ok_or(RowError::NotQueued {
+        id,
+        endpoint: endpoint.name(),
+    })?;
+    let expected = if endpoint == Endpoint::Evwidj {
+        Method::Post
+    } else {
+        Method::Get
+    };
+    if Method::from_name(&row.method) != Some(expected) {
+        return Err(RowError::WrongMethod {
+            id,
+            endpoint: endpoint.name(),
+        });
+    }
+    if row.body.is_some() != (expected == Method::Post) {
+        return Err(RowError::WrongBody {
+            id,
+            endpoint: endpoint.name(),
+            expected: expected == Method::Post,
+        });
+    }
+    let encoded = |b: u8| b.is_ascii_alphanumeric() || b"-._~%&=".contains(&b);
+    if !row.query.bytes().all(encoded) {
+        return Err(RowError::BadQuery { id });
+    }
+    let ms = u64::try_from(row.enqueued_ms).map_err(|_| RowError::BadTime { id })?;
+    let enqueued_at = UNIX_EPOCH
+        .checked_add(Duration::from_millis(ms))
+        .ok_or(RowError::BadTime { id })?;
+    let request = Request::from_parts(
+        endpoint,
+        expected,
+        std::borrow::Cow::Borrowed(path),
+        row.query,
+        row.body,
+    );
+    Ok((request, enqueued_at))
+}
+
+/// A pending row read back from the spool.
 pub(crate) struct SpooledRow {
     pub(crate) id: i64,
     pub(crate) request: Request,
     pub(crate) enqueued_at: SystemTime,
 }
 
-type RowTuple = (i64, String, String, String, String, Option<String>, i64);
+/// A page of pending rows read for replay.
+pub(crate) struct Page {
+    pub(crate) rows: Vec<SpooledRow>,
+    /// The highest row id looked at (the next page starts after it).
+    pub(crate) last: i64,
+    /// No pending row is left in the range.
+    pub(crate) exhausted: bool,
+}
 
-fn row_to_request(path: &Path, t: RowTuple) -> Result<SpooledRow, Error> {
-    let (id, endpoint, method, p, query, body, ms) = t;
-    let endpoint = Endpoint::from_name(&endpoint).ok_or_else(|| {
-        spool_error(
-            path,
-            format!("row {id} has an unknown endpoint {endpoint:?}"),
-        )
-    })?;
-    let method = Method::from_name(&method)
-        .ok_or_else(|| spool_error(path, format!("row {id} has an unknown method {method:?}")))?;
-    Ok(SpooledRow {
-        id,
-        request: Request::from_parts(endpoint, method, Cow::Owned(p), query, body),
-        enqueued_at: UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64),
+/// The pending rows left for replay when the spool was opened: ids in `(after, through]`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Backlog {
+    /// How many.
+    pub(crate) count: u64,
+    /// The highest id among them (rows written later have higher ids: AUTOINCREMENT).
+    pub(crate) through: i64,
+}
+
+const PAGE_SELECT: &str = "SELECT id, endpoint, method, query, body, enqueued_ms
+     FROM gamooga_outbox
+     WHERE dead_reason IS NULL AND id > ?1 AND id <= ?2 ORDER BY id LIMIT ?3";
+
+fn raw_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
+    Ok(RawRow {
+        id: r.get(0)?,
+        endpoint: r.get(1)?,
+        method: r.get(2)?,
+        query: r.get(3)?,
+        body: r.get(4)?,
+        enqueued_ms: r.get(5)?,
     })
 }
 
-const SELECT: &str =
-    "SELECT id, endpoint, method, path, query, body, enqueued_ms FROM gamooga_outbox";
-
-fn read_rows(conn: &Connection, path: &Path, filter: &str) -> Result<Vec<SpooledRow>, Error> {
-    let mut stmt = conn
-        .prepare(&format!("{SELECT} WHERE {filter} ORDER BY id"))
-        .map_err(|e| spool_error(path, e))?;
-    let rows = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-            ))
-        })
-        .map_err(|e| spool_error(path, e))?;
-    let mut out = Vec::new();
-    for row in rows {
-        out.push(row_to_request(
-            path,
-            row.map_err(|e| spool_error(path, e))?,
-        )?);
+/// Reads the pending rows with ids in `(after, through]`, at most `limit`; marks the rows
+/// that do not decode dead (`undecodable`) and logs them.
+fn read_page(conn: &Connection, after: i64, through: i64, limit: usize) -> rusqlite::Result<Page> {
+    let mut stmt = conn.prepare_cached(PAGE_SELECT)?;
+    let raw = stmt
+        .query_map(params![after, through, limit as i64], raw_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let exhausted = raw.len() < limit;
+    let last = raw.last().map_or(through, |r| r.id);
+    let mut rows = Vec::with_capacity(raw.len());
+    for row in raw {
+        let id = row.id;
+        match decode_row(row) {
+            Ok((request, enqueued_at)) => rows.push(SpooledRow {
+                id,
+                request,
+                enqueued_at,
+            }),
+            Err(e) => {
+                tracing::error!(row = id, error = %e, "gamooga spool: a row cannot be replayed; it is marked dead (undecodable)");
+                conn.prepare_cached(
+                    "UPDATE gamooga_outbox SET dead_reason = ?2, last_error = ?3 WHERE id = ?1",
+                )?
+                .execute(params![id, UNDECODABLE, e.to_string()])?;
+            }
+        }
     }
-    Ok(out)
+    Ok(Page {
+        rows,
+        last,
+        exhausted,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// The writer thread.
+
+/// An insert's outcome, told to the [`CommitSink`] once its batch committed (or rolled back).
+pub(crate) struct Committed<'a> {
+    /// The caller's token for the insert.
+    pub(crate) token: u64,
+    pub(crate) request: &'a Arc<Request>,
+    pub(crate) enqueued_at: SystemTime,
+    /// The row id, or why the batch rolled back.
+    pub(crate) row: Result<i64, &'a str>,
+}
+
+/// Where committed inserts go: the queue takes them in as soon as they are durable, on the
+/// writer thread, before the inserting callers are answered (so an insert whose caller has
+/// gone is still taken in).
+pub(crate) trait CommitSink: Send + Sync {
+    fn committed(&self, batch: &[Committed<'_>]);
+}
+
+/// Why an insert did not confirm.
+pub(crate) enum InsertError {
+    /// The batch rolled back: the row is not in the file.
+    Failed(String),
+    /// The writer stopped before answering: the row may or may not be in the file.
+    Unconfirmed(String),
 }
 
 enum Reply {
-    Blocking(mpsc::SyncSender<Result<i64, String>>),
-    Async(tokio::sync::oneshot::Sender<Result<i64, String>>),
+    Blocking(mpsc::SyncSender<Result<(), String>>),
+    Async(tokio::sync::oneshot::Sender<Result<(), String>>),
 }
 
 impl Reply {
-    fn send(self, result: Result<i64, String>) {
+    fn send(self, result: Result<(), String>) {
         match self {
             Reply::Blocking(tx) => {
                 let _ = tx.send(result);
@@ -205,33 +535,34 @@ impl Reply {
     }
 }
 
-struct NewRow {
-    endpoint: &'static str,
-    method: &'static str,
-    path: String,
-    query: String,
-    body: Option<String>,
-    enqueued_ms: i64,
+struct Insert {
+    token: u64,
+    request: Arc<Request>,
+    enqueued_at: SystemTime,
+    reply: Reply,
 }
 
-impl NewRow {
-    fn of(request: &Request, at: SystemTime) -> Self {
-        NewRow {
-            endpoint: request.endpoint().name(),
-            method: request.method().as_str(),
-            path: request.path().to_owned(),
-            query: request.query().to_owned(),
-            body: request.body().map(str::to_owned),
-            enqueued_ms: millis(at),
-        }
-    }
+/// A dead letter to record: on its row, or a new row for an event never written (a dropped
+/// newest event).
+pub(crate) struct DeadRow {
+    pub(crate) row: Option<i64>,
+    pub(crate) request: Arc<Request>,
+    pub(crate) enqueued_at: SystemTime,
+    pub(crate) reason: DeadLetterReason,
+    pub(crate) attempts: u32,
+    pub(crate) error: Option<String>,
 }
 
 enum Command {
-    Insert(NewRow, Reply),
-    InsertDead(NewRow, &'static str, Option<String>),
+    Insert(Insert),
+    Dead(DeadRow),
     Delete(i64),
-    MarkDead(i64, &'static str, u32, Option<String>),
+    ReadPage {
+        after: i64,
+        through: i64,
+        limit: usize,
+        reply: tokio::sync::oneshot::Sender<Result<Page, String>>,
+    },
     Sync(tokio::sync::oneshot::Sender<()>),
 }
 
@@ -239,28 +570,84 @@ enum Command {
 /// in batches (one transaction, one fsync, per batch).
 pub(crate) struct SpoolWriter {
     tx: mpsc::Sender<Command>,
+    sink: Arc<OnceLock<Weak<dyn CommitSink>>>,
+    pruned: Arc<AtomicU64>,
     /// The exclusive writer lock (`<path>-lock`), held until the queue shuts down or drops.
     lock: std::sync::Mutex<Option<std::fs::File>>,
 }
 
+/// What [`SpoolWriter::open`] found.
+pub(crate) struct Opened {
+    pub(crate) writer: SpoolWriter,
+    /// The first page of pending rows (at most the limit asked for).
+    pub(crate) first: Page,
+    /// Every pending row when the spool was opened, the first page included.
+    pub(crate) backlog: Backlog,
+}
+
 impl SpoolWriter {
-    /// Opens the spool, reads the pending rows, and starts the writer thread.
+    /// Opens the spool, reads the first `first_page` pending rows, prunes old dead letters,
+    /// and starts the writer thread.
     ///
     /// One writer at a time: it holds an exclusive lock on `<path>-lock` until the queue shuts
     /// down or is dropped (the OS releases it if the process dies), because two queues on
     /// one spool would each replay, and deliver, every pending row.
-    pub(crate) fn open(path: &Path) -> Result<(SpoolWriter, Vec<SpooledRow>), Error> {
+    pub(crate) fn open(
+        path: &Path,
+        retention: DeadLetterRetention,
+        first_page: usize,
+    ) -> Result<Opened, Error> {
         let lock = lock_spool(path)?;
         let conn = connect(path)?;
-        let rows = read_rows(&conn, path, "dead_reason IS NULL")?;
+        let (count, through): (i64, i64) = conn
+            .query_row(
+                "SELECT count(*), coalesce(max(id), 0) FROM gamooga_outbox WHERE dead_reason IS NULL",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(|e| spool_error(path, e))?;
+        let first = read_page(&conn, 0, through, first_page).map_err(|e| spool_error(path, e))?;
+        let pruned = Arc::new(AtomicU64::new(0));
+        prune(&conn, retention, &pruned);
         let (tx, rx) = mpsc::channel();
-        let thread_path = path.to_path_buf();
+        let sink: Arc<OnceLock<Weak<dyn CommitSink>>> = Arc::new(OnceLock::new());
+        let thread = Writer {
+            conn,
+            rx,
+            path: path.to_path_buf(),
+            sink: sink.clone(),
+            retention,
+            pruned: pruned.clone(),
+            dead_since_prune: false,
+            last_prune: Instant::now(),
+        };
         std::thread::Builder::new()
             .name("gamooga-spool".into())
-            .spawn(move || writer(conn, rx, thread_path))
+            .spawn(move || thread.run())
             .map_err(|e| spool_error(path, format!("cannot start the writer thread ({e})")))?;
-        let lock = std::sync::Mutex::new(Some(lock));
-        Ok((SpoolWriter { tx, lock }, rows))
+        Ok(Opened {
+            writer: SpoolWriter {
+                tx,
+                sink,
+                pruned,
+                lock: std::sync::Mutex::new(Some(lock)),
+            },
+            first,
+            backlog: Backlog {
+                count: count.max(0) as u64,
+                through,
+            },
+        })
+    }
+
+    /// Sets where committed inserts go (once, before the first insert).
+    pub(crate) fn set_sink(&self, sink: Weak<dyn CommitSink>) {
+        let _ = self.sink.set(sink);
+    }
+
+    /// Dead letters pruned so far.
+    pub(crate) fn pruned(&self) -> u64 {
+        self.pruned.load(Ordering::Relaxed)
     }
 
     /// Releases the writer lock, once the queue has stopped writing (end of shutdown), so
@@ -275,38 +662,51 @@ impl SpoolWriter {
         }
     }
 
-    /// Writes a pending row, blocking until it is committed.
-    pub(crate) fn insert_blocking(&self, request: &Request, at: SystemTime) -> Result<i64, String> {
-        let (tx, rx) = mpsc::sync_channel(1);
-        self.send(Command::Insert(
-            NewRow::of(request, at),
-            Reply::Blocking(tx),
-        ));
-        rx.recv()
-            .unwrap_or_else(|_| Err("the spool writer thread stopped".into()))
-    }
-
-    /// Writes a pending row; resolves when it is committed.
-    pub(crate) async fn insert(&self, request: &Request, at: SystemTime) -> Result<i64, String> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        self.send(Command::Insert(NewRow::of(request, at), Reply::Async(tx)));
-        rx.await
-            .unwrap_or_else(|_| Err("the spool writer thread stopped".into()))
-    }
-
-    /// Records an event dropped before it was written (drop-newest overflow) as a dead letter.
-    pub(crate) fn insert_dead(
+    /// Writes a pending row and blocks until it is committed and handed to the sink.
+    pub(crate) fn insert_blocking(
         &self,
-        request: &Request,
-        at: SystemTime,
-        reason: DeadLetterReason,
-        error: Option<String>,
-    ) {
-        self.send(Command::InsertDead(
-            NewRow::of(request, at),
-            reason.as_str(),
-            error,
-        ));
+        token: u64,
+        request: Arc<Request>,
+        enqueued_at: SystemTime,
+    ) -> Result<(), InsertError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.send(Command::Insert(Insert {
+            token,
+            request,
+            enqueued_at,
+            reply: Reply::Blocking(tx),
+        }));
+        match rx.recv() {
+            Ok(result) => result.map_err(InsertError::Failed),
+            Err(_) => Err(InsertError::Unconfirmed(
+                "the spool writer thread stopped before confirming".into(),
+            )),
+        }
+    }
+
+    /// Writes a pending row: the command is sent now; the future resolves once it is
+    /// committed and handed to the sink (dropping it changes nothing about the write).
+    pub(crate) fn insert(
+        &self,
+        token: u64,
+        request: Arc<Request>,
+        enqueued_at: SystemTime,
+    ) -> impl std::future::Future<Output = Result<(), InsertError>> + Send + 'static {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.send(Command::Insert(Insert {
+            token,
+            request,
+            enqueued_at,
+            reply: Reply::Async(tx),
+        }));
+        async move {
+            match rx.await {
+                Ok(result) => result.map_err(InsertError::Failed),
+                Err(_) => Err(InsertError::Unconfirmed(
+                    "the spool writer thread stopped before confirming".into(),
+                )),
+            }
+        }
     }
 
     /// Removes a delivered row.
@@ -314,18 +714,32 @@ impl SpoolWriter {
         self.send(Command::Delete(id));
     }
 
-    /// Marks a row dead.
-    pub(crate) fn mark_dead(
-        &self,
-        id: i64,
-        reason: DeadLetterReason,
-        attempts: u32,
-        error: Option<String>,
-    ) {
-        self.send(Command::MarkDead(id, reason.as_str(), attempts, error));
+    /// Records a dead letter.
+    pub(crate) fn dead(&self, dead: DeadRow) {
+        self.send(Command::Dead(dead));
     }
 
-    /// Resolves once every command sent so far is committed.
+    /// Reads the next page of pending rows with ids in `(after, through]`.
+    pub(crate) fn read_page(
+        &self,
+        after: i64,
+        through: i64,
+        limit: usize,
+    ) -> impl std::future::Future<Output = Result<Page, String>> + Send + 'static {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.send(Command::ReadPage {
+            after,
+            through,
+            limit,
+            reply,
+        });
+        async move {
+            rx.await
+                .unwrap_or_else(|_| Err("the spool writer thread stopped".into()))
+        }
+    }
+
+    /// Resolves once every command sent so far is committed (and dead letters pruned).
     pub(crate) async fn sync(&self) {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.send(Command::Sync(tx));
@@ -333,103 +747,227 @@ impl SpoolWriter {
     }
 }
 
-fn apply(conn: &Connection, command: &Command) -> rusqlite::Result<Option<i64>> {
-    const INSERT: &str = "INSERT INTO gamooga_outbox
-        (endpoint, method, path, query, body, enqueued_ms, dead_reason, last_error)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
-    match command {
-        Command::Insert(r, _) => {
-            let mut stmt = conn.prepare_cached(INSERT)?;
-            stmt.execute(params![
-                r.endpoint,
-                r.method,
-                r.path,
-                r.query,
-                r.body,
-                r.enqueued_ms,
-                None::<&str>,
-                None::<&str>
-            ])?;
-            Ok(Some(conn.last_insert_rowid()))
+/// Deletes the dead letters past the retention bounds, counting them in `pruned`.
+fn prune(conn: &Connection, retention: DeadLetterRetention, pruned: &AtomicU64) {
+    let mut removed = 0usize;
+    let mut run = || -> rusqlite::Result<()> {
+        if let Some(age) = retention.max_age {
+            let now = millis(SystemTime::now());
+            let oldest = now.saturating_sub(age.as_millis().min(i64::MAX as u128) as i64);
+            removed += conn
+                .prepare_cached(
+                    "DELETE FROM gamooga_outbox WHERE dead_reason IS NOT NULL AND enqueued_ms < ?1",
+                )?
+                .execute([oldest])?;
         }
-        Command::InsertDead(r, reason, error) => {
-            let mut stmt = conn.prepare_cached(INSERT)?;
-            stmt.execute(params![
-                r.endpoint,
-                r.method,
-                r.path,
-                r.query,
-                r.body,
-                r.enqueued_ms,
-                reason,
-                error
-            ])?;
-            Ok(None)
+        if let Some(max) = retention.max_count {
+            removed += conn
+                .prepare_cached(
+                    "DELETE FROM gamooga_outbox WHERE dead_reason IS NOT NULL AND id <= (
+                         SELECT id FROM gamooga_outbox WHERE dead_reason IS NOT NULL
+                         ORDER BY id DESC LIMIT 1 OFFSET ?1)",
+                )?
+                .execute([max.min(i64::MAX as u64) as i64])?;
         }
-        Command::Delete(id) => {
-            conn.prepare_cached("DELETE FROM gamooga_outbox WHERE id = ?1")?
-                .execute([id])?;
-            Ok(None)
+        Ok(())
+    };
+    match run() {
+        Ok(()) if removed > 0 => {
+            pruned.fetch_add(removed as u64, Ordering::Relaxed);
+            tracing::debug!(removed, "gamooga spool: old dead letters pruned");
         }
-        Command::MarkDead(id, reason, attempts, error) => {
-            conn.prepare_cached(
-                "UPDATE gamooga_outbox SET dead_reason = ?2, attempts = ?3, last_error = ?4 WHERE id = ?1",
-            )?
-            .execute(params![id, reason, attempts, error])?;
-            Ok(None)
-        }
-        Command::Sync(_) => Ok(None),
+        Ok(()) => {}
+        Err(e) => tracing::error!(error = %e, "gamooga spool: pruning dead letters failed"),
     }
 }
 
-/// The writer thread: takes what is waiting (up to [`BATCH`]), applies it in one
-/// transaction, commits, then answers.
-fn writer(mut conn: Connection, rx: mpsc::Receiver<Command>, path: PathBuf) {
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while batch.len() < BATCH {
-            match rx.try_recv() {
-                Ok(c) => batch.push(c),
-                Err(_) => break,
+struct Writer {
+    conn: Connection,
+    rx: mpsc::Receiver<Command>,
+    path: PathBuf,
+    sink: Arc<OnceLock<Weak<dyn CommitSink>>>,
+    retention: DeadLetterRetention,
+    pruned: Arc<AtomicU64>,
+    dead_since_prune: bool,
+    last_prune: Instant,
+}
+
+/// What a command produced inside the transaction.
+enum Applied {
+    Nothing,
+    Row(i64),
+    Page(Page),
+}
+
+impl Writer {
+    /// Takes what is waiting (up to [`BATCH`]), applies it in one transaction, commits, tells
+    /// the sink about the inserts, then answers.
+    fn run(mut self) {
+        while let Ok(first) = self.rx.recv() {
+            let mut batch = vec![first];
+            while batch.len() < BATCH {
+                match self.rx.try_recv() {
+                    Ok(c) => batch.push(c),
+                    Err(_) => break,
+                }
             }
+            self.apply_batch(batch);
         }
+    }
+
+    fn apply_batch(&mut self, batch: Vec<Command>) {
         // All or nothing: the first failed statement ends the batch and the transaction
         // rolls back, so no insert is durable while its caller is told it failed.
-        let committed = (|| -> rusqlite::Result<Vec<Option<i64>>> {
-            let tx = conn.transaction()?;
-            let ids = batch
+        let committed = (|| -> rusqlite::Result<Vec<Applied>> {
+            let tx = self.conn.transaction()?;
+            let applied = batch
                 .iter()
                 .map(|c| apply(&tx, c))
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             tx.commit()?;
-            Ok(ids)
+            Ok(applied)
         })();
-        let results: Vec<Result<Option<i64>, String>> = match committed {
-            Ok(ids) => ids.into_iter().map(Ok).collect(),
+        let failure = match &committed {
+            Ok(_) => None,
             Err(e) => {
-                tracing::error!(path = %path.display(), error = %e, "gamooga spool: batch rolled back");
-                vec![Err(format!("the spool write was rolled back: {e}")); batch.len()]
+                tracing::error!(path = %self.path.display(), error = %e, "gamooga spool: batch rolled back");
+                Some(format!("the spool write was rolled back: {e}"))
             }
         };
+        let mut applied = committed.unwrap_or_default().into_iter();
+        let mut results: Vec<Result<Applied, &str>> = Vec::with_capacity(batch.len());
+        for _ in &batch {
+            results.push(match &failure {
+                None => Ok(applied.next().unwrap_or(Applied::Nothing)),
+                Some(message) => Err(message.as_str()),
+            });
+        }
+        // The sink first: a committed event is the queue's before anyone hears of it.
+        let inserts: Vec<Committed<'_>> = batch
+            .iter()
+            .zip(&results)
+            .filter_map(|(command, result)| match command {
+                Command::Insert(i) => Some(Committed {
+                    token: i.token,
+                    request: &i.request,
+                    enqueued_at: i.enqueued_at,
+                    row: match result {
+                        Ok(Applied::Row(id)) => Ok(*id),
+                        Ok(_) => Err("the insert returned no row id"),
+                        Err(message) => Err(message),
+                    },
+                }),
+                _ => None,
+            })
+            .collect();
+        if !inserts.is_empty() {
+            if let Some(sink) = self.sink.get().and_then(Weak::upgrade) {
+                sink.committed(&inserts);
+            }
+        }
+        drop(inserts);
+        let results: Vec<Result<Applied, String>> = results
+            .into_iter()
+            .map(|r| r.map_err(str::to_owned))
+            .collect();
+        let mut synced = Vec::new();
         for (command, result) in batch.into_iter().zip(results) {
             match command {
-                Command::Insert(_, reply) => {
-                    reply.send(result.and_then(|id| {
-                        id.ok_or_else(|| "the insert returned no row id".to_string())
-                    }))
+                Command::Insert(i) => i.reply.send(result.map(drop)),
+                Command::ReadPage { reply, .. } => {
+                    let _ = reply.send(match result {
+                        Ok(Applied::Page(page)) => Ok(page),
+                        Ok(_) => Err("the read returned no page".into()),
+                        Err(e) => Err(e),
+                    });
                 }
-                Command::Sync(tx) => {
-                    let _ = tx.send(());
-                }
-                Command::InsertDead(..) | Command::Delete(_) | Command::MarkDead(..) => {
+                Command::Sync(tx) => synced.push(tx),
+                Command::Dead(_) => {
+                    self.dead_since_prune = true;
                     if let Err(e) = result {
-                        tracing::error!(error = %e, "gamooga spool: write failed");
+                        tracing::error!(error = %e, "gamooga spool: recording a dead letter failed");
+                    }
+                }
+                Command::Delete(_) => {
+                    if let Err(e) = result {
+                        tracing::error!(error = %e, "gamooga spool: deleting a delivered row failed");
                     }
                 }
             }
         }
+        if self.dead_since_prune && (!synced.is_empty() || self.last_prune.elapsed() >= PRUNE_EVERY)
+        {
+            prune(&self.conn, self.retention, &self.pruned);
+            self.dead_since_prune = false;
+            self.last_prune = Instant::now();
+        }
+        for tx in synced {
+            let _ = tx.send(());
+        }
     }
 }
+
+fn apply(conn: &Connection, command: &Command) -> rusqlite::Result<Applied> {
+    const INSERT: &str = "INSERT INTO gamooga_outbox
+        (endpoint, method, path, query, body, enqueued_ms, attempts, dead_reason, last_error)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    match command {
+        Command::Insert(i) => {
+            let r = &i.request;
+            conn.prepare_cached(INSERT)?.execute(params![
+                r.endpoint().name(),
+                r.method().as_str(),
+                r.path(),
+                r.query(),
+                r.body(),
+                millis(i.enqueued_at),
+                0,
+                None::<&str>,
+                None::<&str>
+            ])?;
+            Ok(Applied::Row(conn.last_insert_rowid()))
+        }
+        Command::Dead(d) => {
+            match d.row {
+                Some(id) => conn
+                    .prepare_cached(
+                        "UPDATE gamooga_outbox SET dead_reason = ?2, attempts = ?3, last_error = ?4 WHERE id = ?1",
+                    )?
+                    .execute(params![id, d.reason.as_str(), d.attempts, d.error])?,
+                None => {
+                    let r = &d.request;
+                    conn.prepare_cached(INSERT)?.execute(params![
+                        r.endpoint().name(),
+                        r.method().as_str(),
+                        r.path(),
+                        r.query(),
+                        r.body(),
+                        millis(d.enqueued_at),
+                        d.attempts,
+                        d.reason.as_str(),
+                        d.error
+                    ])?
+                }
+            };
+            Ok(Applied::Nothing)
+        }
+        Command::Delete(id) => {
+            conn.prepare_cached("DELETE FROM gamooga_outbox WHERE id = ?1")?
+                .execute([id])?;
+            Ok(Applied::Nothing)
+        }
+        Command::ReadPage {
+            after,
+            through,
+            limit,
+            ..
+        } => Ok(Applied::Page(read_page(conn, *after, *through, *limit)?)),
+        Command::Sync(_) => Ok(Applied::Nothing),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Inspection.
 
 /// A dead letter kept in the spool.
 #[derive(Debug, Clone)]
@@ -460,7 +998,7 @@ pub struct SpooledDeadLetter {
 /// let spool = Spool::open(dir.join("outbox.db"))?;
 /// assert_eq!(spool.pending()?, 0);
 /// for dl in spool.dead_letters()? {
-///     println!("{} gave up: {:?}", dl.request.path_and_query(), dl.last_error);
+///     println!("{} gave up: {:?}", dl.request.endpoint().name(), dl.reason);
 /// }
 /// # std::fs::remove_dir_all(&dir).unwrap();
 /// # Ok(()) }
@@ -502,48 +1040,77 @@ impl Spool {
             .map_err(|e| spool_error(&self.path, e))
     }
 
-    /// The pending requests, oldest first.
+    /// The pending requests, oldest first. A row that does not decode is an error naming it.
     pub fn pending_requests(&self) -> Result<Vec<Request>, Error> {
-        Ok(read_rows(&self.conn, &self.path, "dead_reason IS NULL")?
-            .into_iter()
-            .map(|r| r.request)
-            .collect())
-    }
-
-    /// The dead letters, oldest first.
-    pub fn dead_letters(&self) -> Result<Vec<SpooledDeadLetter>, Error> {
-        let rows = read_rows(&self.conn, &self.path, "dead_reason IS NOT NULL")?;
-        let mut out = Vec::with_capacity(rows.len());
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, endpoint, method, query, body, enqueued_ms FROM gamooga_outbox
+                 WHERE dead_reason IS NULL ORDER BY id",
+            )
+            .map_err(|e| spool_error(&self.path, e))?;
+        let rows = stmt
+            .query_map([], raw_row)
+            .map_err(|e| spool_error(&self.path, e))?;
+        let mut out = Vec::new();
         for row in rows {
-            let (reason, attempts, last_error): (String, i64, Option<String>) = self
-                .conn
-                .query_row(
-                    "SELECT dead_reason, attempts, last_error FROM gamooga_outbox WHERE id = ?1",
-                    [row.id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()
-                .map_err(|e| spool_error(&self.path, e))?
-                .unwrap_or_default();
-            out.push(SpooledDeadLetter {
-                id: row.id,
-                request: row.request,
-                reason: DeadLetterReason::from_name(&reason),
-                attempts: attempts.clamp(0, u32::MAX as i64) as u32,
-                last_error,
-                enqueued_at: row.enqueued_at,
-            });
+            let row = row.map_err(|e| spool_error(&self.path, e))?;
+            out.push(decode_row(row).map_err(|e| spool_error(&self.path, e))?.0);
         }
         Ok(out)
     }
 
-    /// Marks every dead letter pending again; the next queue started on this file delivers
-    /// them. Returns how many.
+    /// The dead letters, oldest first. Rows that cannot be decoded (marked `undecodable`)
+    /// are left out, with a warning naming them.
+    pub fn dead_letters(&self) -> Result<Vec<SpooledDeadLetter>, Error> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, endpoint, method, query, body, enqueued_ms, dead_reason, attempts,
+                        last_error
+                 FROM gamooga_outbox WHERE dead_reason IS NOT NULL ORDER BY id",
+            )
+            .map_err(|e| spool_error(&self.path, e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    raw_row(r)?,
+                    r.get::<_, String>(6)?,
+                    r.get::<_, i64>(7)?,
+                    r.get::<_, Option<String>>(8)?,
+                ))
+            })
+            .map_err(|e| spool_error(&self.path, e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (raw, reason, attempts, last_error) =
+                row.map_err(|e| spool_error(&self.path, e))?;
+            let id = raw.id;
+            match decode_row(raw) {
+                Ok((request, enqueued_at)) => out.push(SpooledDeadLetter {
+                    id,
+                    request,
+                    reason: DeadLetterReason::from_name(&reason),
+                    attempts: attempts.clamp(0, u32::MAX as i64) as u32,
+                    last_error,
+                    enqueued_at,
+                }),
+                Err(e) => {
+                    tracing::warn!(row = id, error = %e, "gamooga spool: a dead letter cannot be decoded; left out");
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Marks every dead letter pending again (but the undecodable ones); the next queue
+    /// started on this file delivers them. Returns how many.
     pub fn replay_dead_letters(&self) -> Result<u64, Error> {
         self.conn
             .execute(
-                "UPDATE gamooga_outbox SET dead_reason = NULL, attempts = 0 WHERE dead_reason IS NOT NULL",
-                [],
+                "UPDATE gamooga_outbox SET dead_reason = NULL, attempts = 0
+                 WHERE dead_reason IS NOT NULL AND dead_reason <> ?1",
+                [UNDECODABLE],
             )
             .map(|n| n as u64)
             .map_err(|e| spool_error(&self.path, e))
@@ -564,6 +1131,8 @@ impl Spool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::borrow::Cow;
+    use std::sync::Mutex;
 
     fn request(n: u32) -> Request {
         Request::from_parts(
@@ -575,24 +1144,67 @@ mod tests {
         )
     }
 
+    /// Records what was committed: (token, row or error).
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<(u64, Result<i64, String>)>>);
+    impl CommitSink for Recorder {
+        fn committed(&self, batch: &[Committed<'_>]) {
+            let mut seen = self.0.lock().unwrap();
+            for c in batch {
+                seen.push((c.token, c.row.map_err(str::to_owned)));
+            }
+        }
+    }
+
+    fn open(path: &Path, first_page: usize) -> (Opened, Arc<Recorder>) {
+        let opened = SpoolWriter::open(path, DeadLetterRetention::default(), first_page).unwrap();
+        let recorder = Arc::new(Recorder::default());
+        let weak: Weak<dyn CommitSink> = Arc::downgrade(&recorder) as Weak<dyn CommitSink>;
+        opened.writer.set_sink(weak);
+        (opened, recorder)
+    }
+
+    fn dead(row: i64, reason: DeadLetterReason) -> DeadRow {
+        DeadRow {
+            row: Some(row),
+            request: Arc::new(request(0)),
+            enqueued_at: SystemTime::now(),
+            reason,
+            attempts: 1,
+            error: Some("HTTP 400".into()),
+        }
+    }
+
     #[tokio::test]
     async fn rows_survive_reopen_until_deleted_and_dead_letters_stay() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("outbox.db");
-        let (w, rows) = SpoolWriter::open(&path).unwrap();
-        assert!(rows.is_empty());
-        let a = w.insert(&request(1), SystemTime::now()).await.unwrap();
-        let b = w.insert_blocking(&request(2), SystemTime::now()).unwrap();
-        let c = w.insert(&request(3), SystemTime::now()).await.unwrap();
-        w.delete(a);
-        w.mark_dead(b, DeadLetterReason::Rejected, 1, Some("HTTP 400".into()));
+        let (opened, recorder) = open(&path, 100);
+        assert!(opened.first.rows.is_empty());
+        let w = opened.writer;
+        let now = SystemTime::now();
+        assert!(w.insert(1, Arc::new(request(1)), now).await.is_ok());
+        assert!(w.insert_blocking(2, Arc::new(request(2)), now).is_ok());
+        assert!(w.insert(3, Arc::new(request(3)), now).await.is_ok());
+        let rows: Vec<(u64, i64)> = recorder
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(t, r)| (*t, *r.as_ref().unwrap()))
+            .collect();
+        assert_eq!(rows.iter().map(|r| r.0).collect::<Vec<_>>(), [1, 2, 3]);
+        let row = |token: u64| rows.iter().find(|r| r.0 == token).unwrap().1;
+        w.delete(row(1));
+        w.dead(dead(row(2), DeadLetterReason::Rejected));
         w.sync().await;
         drop(w);
 
-        let (_w, rows) = SpoolWriter::open(&path).unwrap();
-        assert_eq!(rows.len(), 1);
-        assert_eq!(rows[0].id, c);
-        assert_eq!(rows[0].request, request(3));
+        let (opened, _) = open(&path, 100);
+        assert_eq!(opened.backlog.count, 1);
+        assert_eq!(opened.first.rows.len(), 1);
+        assert_eq!(opened.first.rows[0].id, row(3));
+        assert_eq!(opened.first.rows[0].request, request(3));
 
         let spool = Spool::open(&path).unwrap();
         assert_eq!(spool.pending().unwrap(), 1);
@@ -606,12 +1218,158 @@ mod tests {
         assert!(spool.dead_letters().unwrap().is_empty());
     }
 
+    #[tokio::test]
+    async fn replay_reads_pages_within_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("outbox.db");
+        {
+            let (opened, _) = open(&path, 10);
+            for n in 0..25 {
+                assert!(opened
+                    .writer
+                    .insert_blocking(n, Arc::new(request(n as u32)), SystemTime::now())
+                    .is_ok());
+            }
+            opened.writer.sync().await;
+        }
+        let (opened, _) = open(&path, 10);
+        assert_eq!(opened.backlog.count, 25);
+        assert_eq!(opened.first.rows.len(), 10, "the first page holds 10 rows");
+        assert!(!opened.first.exhausted);
+        // A row written now is past the backlog: replay never reads it again.
+        assert!(opened
+            .writer
+            .insert(99, Arc::new(request(99)), SystemTime::now())
+            .await
+            .is_ok());
+        let mut after = opened.first.last;
+        let mut seen: Vec<Request> = opened.first.rows.into_iter().map(|r| r.request).collect();
+        loop {
+            let page = opened
+                .writer
+                .read_page(after, opened.backlog.through, 10)
+                .await
+                .unwrap();
+            assert!(page.rows.len() <= 10);
+            seen.extend(page.rows.into_iter().map(|r| r.request));
+            after = page.last;
+            if page.exhausted {
+                break;
+            }
+        }
+        assert_eq!(seen, (0..25).map(request).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn dead_letters_are_pruned_past_the_bound_and_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("outbox.db");
+        let retention = DeadLetterRetention::unbounded().max_count(Some(3));
+        let opened = SpoolWriter::open(&path, retention, 10).unwrap();
+        let recorder = Arc::new(Recorder::default());
+        opened
+            .writer
+            .set_sink(Arc::downgrade(&recorder) as Weak<dyn CommitSink>);
+        for n in 0..8 {
+            opened.writer.dead(DeadRow {
+                row: None,
+                request: Arc::new(request(n)),
+                enqueued_at: SystemTime::now(),
+                reason: DeadLetterReason::Overflow,
+                attempts: 0,
+                error: None,
+            });
+        }
+        opened.writer.sync().await;
+        assert_eq!(opened.writer.pruned(), 5);
+        let kept: Vec<Request> = Spool::open(&path)
+            .unwrap()
+            .dead_letters()
+            .unwrap()
+            .into_iter()
+            .map(|d| d.request)
+            .collect();
+        assert_eq!(
+            kept,
+            (5..8).map(request).collect::<Vec<_>>(),
+            "the newest stay"
+        );
+
+        // Age: a dead letter enqueued 2 days ago goes with a 1-day bound.
+        drop(opened);
+        let retention = DeadLetterRetention::unbounded().max_age(Some(Duration::from_secs(86_400)));
+        let opened = SpoolWriter::open(&path, retention, 10).unwrap();
+        assert_eq!(opened.writer.pruned(), 0, "the 3 kept are young");
+        opened.writer.dead(DeadRow {
+            row: None,
+            request: Arc::new(request(100)),
+            enqueued_at: SystemTime::now() - Duration::from_secs(2 * 86_400),
+            reason: DeadLetterReason::Rejected,
+            attempts: 1,
+            error: None,
+        });
+        opened.writer.sync().await;
+        assert_eq!(opened.writer.pruned(), 1);
+        assert_eq!(Spool::open(&path).unwrap().dead_letters().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn rows_decode_with_the_path_of_their_endpoint_whatever_the_file_says() {
+        let row = RawRow {
+            id: 7,
+            endpoint: "evwidj".into(),
+            method: "POST".into(),
+            query: "c=acme&u=u%201&e=x&tm=1764150000000".into(),
+            body: Some("{\"k\":1}".into()),
+            enqueued_ms: 1_764_150_000_000,
+        };
+        let (request, at) = decode_row(row.clone()).unwrap();
+        assert_eq!(request.path(), "/evwidj/");
+        assert_eq!(request.method(), Method::Post);
+        assert_eq!(request.body(), Some("{\"k\":1}"));
+        assert_eq!(at, UNIX_EPOCH + Duration::from_millis(1_764_150_000_000));
+
+        let with = |f: &dyn Fn(&mut RawRow)| {
+            let mut r = row.clone();
+            f(&mut r);
+            decode_row(r).unwrap_err()
+        };
+        assert_eq!(
+            with(&|r| r.endpoint = "nope".into()),
+            RowError::UnknownEndpoint { id: 7 }
+        );
+        assert!(matches!(
+            with(&|r| r.endpoint = "newnaconf".into()),
+            RowError::NotQueued { .. }
+        ));
+        assert!(matches!(
+            with(&|r| r.method = "GET".into()),
+            RowError::WrongMethod { .. }
+        ));
+        assert!(matches!(
+            with(&|r| r.body = None),
+            RowError::WrongBody { expected: true, .. }
+        ));
+        for query in ["c=acme/../x", "c=acme?x", "c=a b", "c=acme#f", "c=\u{e9}"] {
+            assert_eq!(
+                with(&|r| r.query = query.into()),
+                RowError::BadQuery { id: 7 },
+                "{query}"
+            );
+        }
+        assert_eq!(with(&|r| r.enqueued_ms = -1), RowError::BadTime { id: 7 });
+        // The error names the row, never the values.
+        assert!(!with(&|r| r.query = "u=secret user".into())
+            .to_string()
+            .contains("secret"));
+    }
+
     #[test]
     fn a_corrupt_file_is_an_error_at_open() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("outbox.db");
         std::fs::write(&path, vec![0x5au8; 8192]).unwrap();
-        let err = SpoolWriter::open(&path)
+        let err = SpoolWriter::open(&path, DeadLetterRetention::default(), 10)
             .err()
             .expect("corrupt file refused");
         assert!(

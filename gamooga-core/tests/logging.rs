@@ -167,6 +167,136 @@ async fn dropping_a_queue_without_shutdown_warns_with_the_count_left_behind() {
         .map(|(_, line)| line)
         .collect();
     assert_eq!(warnings.len(), 1, "{warnings:?}");
-    assert!(warnings[0].contains("left=5"), "{warnings:?}");
+    assert!(warnings[0].contains("count=5"), "{warnings:?}");
     assert!(warnings[0].contains("shutdown"), "{warnings:?}");
+}
+
+/// An outage, read from the log: one WARN from the queue when deliveries start failing
+/// (naming where they go and the error), one INFO when they recover, retries at DEBUG
+/// only, and no user id in anything logged above DEBUG. (Before, an outage logged nothing
+/// above DEBUG until shutdown.)
+#[tokio::test]
+async fn an_outage_logs_one_warning_and_one_recovery_without_user_ids() {
+    let capture = Capture::default();
+    let _guard = tracing::subscriber::set_default(capture.clone());
+    let emu = Emulator::start().await.unwrap();
+    let client = Client::builder("acme")
+        .config_url(emu.config_url())
+        .build()
+        .unwrap();
+    client.backend().await.unwrap();
+    let queue = client
+        .queue(
+            QueueConfig::default().concurrency(4).retry(
+                RetryPolicy::background()
+                    .max_attempts(1000)
+                    .initial_backoff(Duration::from_millis(10))
+                    .max_backoff(Duration::from_millis(50))
+                    .max_elapsed(None),
+            ),
+        )
+        .unwrap();
+    let event = CustomEvent::new(
+        "login",
+        Properties::new().string("email", "alice@example.com"),
+    );
+    let send = |from: usize| {
+        for i in from..from + 20 {
+            queue
+                .try_track(&format!("secret-user-{i}"), &event)
+                .unwrap();
+        }
+    };
+    send(0);
+    queue.flush().await;
+    emu.go_down().await;
+    send(20);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while queue.stats().retried < 40 {
+        assert!(std::time::Instant::now() < deadline, "{:?}", queue.stats());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let failing = queue.stats();
+    assert!(failing.failing_since.is_some(), "{failing:?}");
+    let last_error = failing.last_error.clone().expect("the last error is shown");
+    emu.come_up().await.unwrap();
+    queue.flush().await;
+    send(40);
+    queue.flush().await;
+    let stats = queue.stats();
+    assert_eq!((stats.delivered, stats.dead_lettered), (60, 0), "{stats:?}");
+    assert_eq!(stats.failing_since, None, "recovered: {stats:?}");
+
+    let lines = capture.lines();
+    let queue_lines = |level: Level| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|(l, line)| *l == level && line.starts_with("event gamooga_core::queue"))
+            .map(|(_, line)| line.clone())
+            .collect()
+    };
+    let warnings = queue_lines(Level::WARN);
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert!(warnings[0].contains("are failing"), "{warnings:?}");
+    assert!(
+        warnings[0].contains("company acme"),
+        "names where: {warnings:?}"
+    );
+    assert!(
+        warnings[0].contains(&last_error),
+        "names the error: {warnings:?}"
+    );
+    let infos = queue_lines(Level::INFO);
+    assert_eq!(infos.len(), 1, "{infos:#?}");
+    assert!(infos[0].contains("recovered"), "{infos:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|(l, line)| *l == Level::DEBUG && line.contains("attempt failed")),
+        "retries are logged at debug"
+    );
+    for (level, line) in &lines {
+        if *level <= Level::INFO {
+            assert!(
+                !line.contains("secret-user"),
+                "a user id at {level}: {line}"
+            );
+            assert!(
+                !line.contains("alice"),
+                "a property value at {level}: {line}"
+            );
+        }
+    }
+    queue.shutdown(Duration::from_secs(5)).await;
+}
+
+/// An existing spool file other users can read gets a warning naming it.
+#[cfg(feature = "spool")]
+#[tokio::test]
+async fn a_spool_file_readable_by_others_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let capture = Capture::default();
+    let _guard = tracing::subscriber::set_default(capture.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.db");
+    std::fs::write(&path, b"").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let client = Client::builder("acme")
+        .backend("127.0.0.1:9")
+        .build()
+        .unwrap();
+    let queue = client.queue(QueueConfig::default().spool(&path)).unwrap();
+    let warnings: Vec<String> = capture
+        .lines()
+        .into_iter()
+        .filter(|(l, _)| *l == Level::WARN)
+        .map(|(_, line)| line)
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains(&path.display().to_string()),
+        "{warnings:?}"
+    );
+    assert!(warnings[0].contains("other users"), "{warnings:?}");
+    queue.shutdown(Duration::from_secs(1)).await;
 }

@@ -71,3 +71,27 @@ async fn blocking_calls_inside_a_runtime_are_an_error_not_a_stall() {
     );
     drop(client); // dropping inside a runtime must not panic either
 }
+
+/// The blocking queue has the bounded flush too: during an outage it returns `false` after
+/// its timeout instead of blocking the thread for the retry policy's hour.
+#[test]
+fn a_blocking_flush_is_bounded_during_an_outage() {
+    let emu_rt = tokio::runtime::Runtime::new().unwrap();
+    let emu = emu_rt.block_on(Emulator::start()).unwrap();
+    let client =
+        blocking::Client::new(Client::builder("acme").config_url(emu.config_url())).unwrap();
+    let queue = client.queue(QueueConfig::default()).unwrap();
+    queue
+        .try_track("user-1", &CustomEvent::new("up", Properties::new()))
+        .unwrap();
+    assert!(queue.flush_timeout(Duration::from_secs(10)).unwrap());
+    emu_rt.block_on(emu.go_down());
+    queue
+        .try_track("user-1", &CustomEvent::new("down", Properties::new()))
+        .unwrap();
+    let start = std::time::Instant::now();
+    assert!(!queue.flush_timeout(Duration::from_millis(300)).unwrap());
+    assert!(start.elapsed() >= Duration::from_millis(300));
+    let report = queue.shutdown(Duration::from_millis(100)).unwrap();
+    assert_eq!((report.delivered, report.abandoned), (1, 1), "{report:?}");
+}

@@ -144,3 +144,106 @@ async fn every_accepted_event_is_delivered_through_the_fault_matrix() {
         "fault matrix: {report:?}, {duplicates} duplicates, {on_b} events on the moved backend"
     );
 }
+
+/// The fault test: the company information answers an HTML page (status 200) for
+/// its first 3 s, the backend fails 1 call in 7 with 503 and drops 1 connection in 23
+/// without answering. Every accepted event is delivered, none is dead-lettered, and the
+/// duplicates at the emulator are no more than the attempts counted `ambiguous`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn html_company_info_503s_and_dropped_connections_lose_nothing() {
+    const EVENTS: u64 = 1500;
+    let emu = Emulator::builder()
+        .seed(23)
+        .max_recorded(100_000)
+        .start()
+        .await
+        .unwrap();
+    emu.set_newnaconf_body(Some(
+        "<!DOCTYPE html><html><body>502 Bad Gateway</body></html>".into(),
+    ));
+    emu.set_failure_rate(1.0 / 7.0, 503);
+    emu.set_drop_rate(1.0 / 23.0);
+    let client = Client::builder("acme")
+        .config_url(emu.config_url())
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let dead = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let dead_count = dead.clone();
+    let queue = client
+        .queue(
+            QueueConfig::default()
+                .concurrency(16)
+                .pause_floor(Duration::from_millis(250))
+                .retry(
+                    RetryPolicy::background()
+                        .max_attempts(1000)
+                        .initial_backoff(Duration::from_millis(10))
+                        .max_backoff(Duration::from_millis(200))
+                        .max_elapsed(None),
+                )
+                .dead_letter(move |_| {
+                    dead_count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }),
+        )
+        .unwrap();
+    let producer = {
+        let queue = queue.clone();
+        tokio::spawn(async move {
+            for seq in 0..EVENTS {
+                let event =
+                    CustomEvent::new("seq", Properties::new().number("seq", seq).expect("finite"));
+                queue
+                    .track(&format!("user-{}", seq % 50), &event)
+                    .await
+                    .expect("accepted");
+                if seq % 100 == 0 {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let html_answers = emu.count("newnaconf");
+    emu.set_newnaconf_body(None);
+    producer.await.unwrap();
+    let report = queue.shutdown(Duration::from_secs(60)).await;
+
+    assert!(report.completed, "{report:?}");
+    assert_eq!(report.dead_lettered, 0, "{report:?}");
+    assert_eq!(dead.load(std::sync::atomic::Ordering::Relaxed), 0);
+    assert_eq!(report.delivered, EVENTS, "{report:?}");
+    assert!(html_answers >= 2, "the resolver retried: {html_answers}");
+    // One fetch per pause (250 ms) at most: 16 delivery tasks share each.
+    assert!(
+        html_answers <= 3000 / 250 + 3,
+        "no storm of resolutions: {html_answers} in 3 s"
+    );
+    assert!(report.stats.resolution_pauses >= 1, "{report:?}");
+
+    let mut copies: HashMap<u64, u64> = HashMap::new();
+    for call in emu.events() {
+        *copies
+            .entry(seq_of(&call).expect("every event carries its seq"))
+            .or_default() += 1;
+    }
+    for seq in 0..EVENTS {
+        assert!(copies.contains_key(&seq), "seq {seq} never delivered");
+    }
+    let duplicates = copies.values().sum::<u64>() - copies.len() as u64;
+    assert!(
+        duplicates <= report.ambiguous,
+        "{duplicates} duplicates but only {} ambiguous attempts; {report:?}",
+        report.ambiguous
+    );
+    let faults: Vec<String> = emu.calls().into_iter().filter_map(|c| c.fault).collect();
+    for fault in ["drop", "random 503"] {
+        assert!(
+            faults.iter().any(|f| f.contains(fault)),
+            "fault {fault:?} was exercised"
+        );
+    }
+    eprintln!(
+        "fault mix: {report:?}, {duplicates} duplicates, {html_answers} HTML company-information answers"
+    );
+}

@@ -26,8 +26,8 @@ enum Script {
     TimeoutFirst(u32),
     /// 429 with this Retry-After once, then succeed.
     RetryAfterOnce(Duration),
-    /// 429 with this Retry-After every time.
-    RetryAfterAlways(Duration),
+    /// 500 with this Retry-After every time (retried after it, no shared pause).
+    SlowAlways(Duration),
 }
 
 #[derive(Default)]
@@ -134,7 +134,7 @@ impl Deliver for Fake {
                 Script::TimeoutFirst(_) => Ok(()),
                 Script::RetryAfterOnce(d) if n == 1 => Err(http(429, Some(d))),
                 Script::RetryAfterOnce(_) => Ok(()),
-                Script::RetryAfterAlways(d) => Err(http(429, Some(d))),
+                Script::SlowAlways(d) => Err(http(500, Some(d))),
             };
             if outcome.is_ok() {
                 let mut log = self.log.lock().unwrap();
@@ -278,10 +278,13 @@ async fn drop_newest_dead_letters_the_new_event() {
     gate.add_permits(1000);
     let report = queue.shutdown(Duration::from_secs(20)).await;
     assert_eq!(fake.delivered(), ["u1", "u2"]);
+    // The dropped newest events were never accepted: counted apart, not as dead letters
+    // of accepted events.
     assert_eq!(
         (report.delivered, report.dropped, report.dead_lettered),
-        (2, 2, 2)
+        (2, 2, 0)
     );
+    assert_eq!(report.stats.enqueued, report.stats.accounted());
     assert!(report.completed);
 }
 
@@ -314,7 +317,81 @@ async fn drop_oldest_evicts_the_oldest_waiting_event() {
     queue.flush().await;
     assert_eq!(fake.delivered(), ["u1", "u4", "u5"]);
     let stats = queue.stats();
-    assert_eq!((stats.enqueued, stats.delivered, stats.dropped), (5, 3, 2));
+    // Evicted events were accepted: dead letters (overflow), not `dropped`.
+    assert_eq!(
+        (
+            stats.enqueued,
+            stats.delivered,
+            stats.dead_letters.overflow,
+            stats.dropped
+        ),
+        (5, 3, 2, 0)
+    );
+    assert_eq!(stats.enqueued, stats.accounted());
+}
+
+/// Every accepted event ends in exactly one bucket, and events refused or dropped before
+/// acceptance are counted apart, under every overflow policy (the issue's `DropNewest` row:
+/// `dropped` used to mix never-accepted events with evicted ones).
+#[tokio::test]
+async fn counters_add_up_under_every_overflow_policy() {
+    for policy in [
+        Overflow::Wait,
+        Overflow::Refuse,
+        Overflow::DropNewest,
+        Overflow::DropOldest,
+    ] {
+        let (fake, gate) = Fake::gated();
+        let (config, dead) = config();
+        let queue = Queue::new(
+            fake.clone(),
+            calls(),
+            config.capacity(3).concurrency(1).overflow(policy),
+        )
+        .unwrap();
+        let identity = |queue: &Queue, offered: u64| {
+            let s = queue.stats();
+            assert_eq!(s.enqueued, s.accounted(), "{policy:?}: {s:?}");
+            assert_eq!(
+                s.enqueued + s.refused + s.dropped,
+                offered,
+                "{policy:?}: {s:?}"
+            );
+            assert_eq!(s.dead_lettered, s.dead_letters.total(), "{policy:?}: {s:?}");
+        };
+        queue.try_track("u0", &event()).unwrap();
+        until(&queue, |s| s.in_flight == 1).await;
+        for i in 1..=6 {
+            let _ = queue.try_track(&format!("u{i}"), &event());
+            identity(&queue, i + 1);
+        }
+        gate.add_permits(1000);
+        queue.flush().await;
+        identity(&queue, 7);
+        let s = queue.stats();
+        let hooked = dead.lock().unwrap().len() as u64;
+        let want = match policy {
+            // (enqueued, delivered, refused, dropped, dead_lettered)
+            Overflow::Wait | Overflow::Refuse => (3, 3, 4, 0, 0),
+            Overflow::DropNewest => (3, 3, 0, 4, 0),
+            Overflow::DropOldest => (7, 3, 0, 0, 4),
+        };
+        assert_eq!(
+            (
+                s.enqueued,
+                s.delivered,
+                s.refused,
+                s.dropped,
+                s.dead_lettered
+            ),
+            want,
+            "{policy:?}: {s:?}"
+        );
+        // Every drop, accepted or not, reached the hook.
+        assert_eq!(hooked, s.dropped + s.dead_lettered, "{policy:?}");
+        let report = queue.shutdown(Duration::from_secs(5)).await;
+        assert_eq!(report.stats.enqueued, report.stats.accounted());
+    }
 }
 
 #[tokio::test]
@@ -340,7 +417,7 @@ async fn flush_waits_for_in_flight_requests_and_pending_retries() {
         tokio::task::yield_now().await;
     }
     // Enqueued after the flush started: not waited for (it waits 1 s before each retry).
-    fake.script("late", Script::RetryAfterAlways(Duration::from_secs(1)));
+    fake.script("late", Script::SlowAlways(Duration::from_secs(1)));
     queue.try_track("late", &event()).unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(!flushed.is_finished(), "requests are still held in flight");
@@ -395,7 +472,17 @@ async fn final_failures_are_dead_lettered_with_their_reason() {
         ]
     );
     let stats = queue.stats();
-    assert_eq!((stats.delivered, stats.failed, stats.retried), (1, 2, 3));
+    assert_eq!(
+        (stats.delivered, stats.dead_lettered, stats.retried),
+        (1, 2, 3)
+    );
+    assert_eq!(
+        (
+            stats.dead_letters.rejected,
+            stats.dead_letters.retries_exhausted
+        ),
+        (1, 1)
+    );
     assert_eq!(stats.depth, 0);
     assert!(stats.latency.is_some());
 }

@@ -270,3 +270,264 @@ async fn one_queue_per_spool_file() {
         }
     }
 }
+
+/// The first row: with the spool, 3,000 events; the company information answers an
+/// HTML page with status 200 for its first 3 requests, then recovers. It used to
+/// dead-letter 66 events as `rejected` within a second; now none: they wait for the resolver.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn html_company_info_for_three_requests_dead_letters_nothing() {
+    const EVENTS: u64 = 3000;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("outbox.db");
+    let emu = std::sync::Arc::new(
+        Emulator::builder()
+            .max_recorded(100_000)
+            .start()
+            .await
+            .unwrap(),
+    );
+    emu.set_newnaconf_body(Some("<html><body>Service Unavailable</body></html>".into()));
+    // Answers HTML to the first 3 company-information requests only.
+    let watcher = {
+        let emu = emu.clone();
+        tokio::spawn(async move {
+            while emu.count("newnaconf") < 3 {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            emu.set_newnaconf_body(None);
+        })
+    };
+    let dead = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = dead.clone();
+    let queue = client(&emu.config_url())
+        .queue(
+            QueueConfig::default()
+                .spool(&path)
+                .dead_letter(move |dl| sink.lock().unwrap().push(dl.reason())),
+        )
+        .unwrap();
+    for seq in 0..EVENTS {
+        queue.track("user-1", &seq_event(seq)).await.unwrap();
+    }
+    let report = queue.shutdown(Duration::from_secs(60)).await;
+    watcher.await.unwrap();
+    assert!(report.completed, "{report:?}");
+    assert_eq!(*dead.lock().unwrap(), [], "nothing dead-lettered");
+    assert_eq!(
+        (report.delivered, report.dead_lettered),
+        (EVENTS, 0),
+        "{report:?}"
+    );
+    assert!(report.stats.resolution_pauses >= 1, "{report:?}");
+    let html = emu
+        .calls()
+        .iter()
+        .filter(|c| c.endpoint == "newnaconf")
+        .count();
+    assert!(html >= 4, "3 HTML answers, then a good one: {html}");
+    assert_eq!(Spool::open(&path).unwrap().pending().unwrap(), 0);
+}
+
+/// `spool.db`, `-wal`, `-shm` and `-lock` are created 0600 whatever the umask (they held
+/// user ids and property values readable by every local user under umask 022).
+#[tokio::test]
+async fn spool_files_are_private_under_umask_022() {
+    use std::os::unix::fs::PermissionsExt;
+    // SAFETY: umask only sets the process's file-creation mask; 022 is the usual default.
+    unsafe { libc::umask(0o022) };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spool.db");
+    let emu = Emulator::start().await.unwrap();
+    let queue = client(&emu.config_url())
+        .queue(QueueConfig::default().spool(&path))
+        .unwrap();
+    queue.track("secret-user-42", &seq_event(1)).await.unwrap();
+    let files: Vec<std::path::PathBuf> = ["", "-wal", "-shm", "-lock"]
+        .iter()
+        .map(|suffix| {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            p.into()
+        })
+        .collect();
+    for file in &files {
+        let mode = std::fs::metadata(file)
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "{} is {mode:o}", file.display());
+        // And as `stat` shows it.
+        let out = Command::new("stat")
+            .args(["-c", "%a"])
+            .arg(file)
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "600",
+            "{}",
+            file.display()
+        );
+    }
+    queue.shutdown(Duration::from_secs(10)).await;
+}
+
+/// Replay rebuilds the URL path from the endpoint: a row whose stored `path` was tampered
+/// with is sent where its endpoint goes, never where the file says.
+#[tokio::test]
+async fn replay_ignores_a_tampered_path_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("outbox.db");
+    let emu = Emulator::start().await.unwrap();
+    let c = client(&emu.config_url());
+    c.backend().await.unwrap();
+    emu.go_down().await;
+    let queue = c.queue(QueueConfig::default().spool(&path)).unwrap();
+    for seq in 0..3 {
+        queue.track("user-1", &seq_event(seq)).await.unwrap();
+    }
+    let report = queue.shutdown(Duration::from_millis(200)).await;
+    assert_eq!(report.still_spooled, 3, "{report:?}");
+    let changed = rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute("UPDATE gamooga_outbox SET path = '/vpr/../admin/?x=1#'", [])
+        .unwrap();
+    assert_eq!(changed, 3);
+
+    emu.come_up().await.unwrap();
+    let queue = c.queue(QueueConfig::default().spool(&path)).unwrap();
+    let report = queue.shutdown(Duration::from_secs(30)).await;
+    assert_eq!(report.delivered, 3, "{report:?}");
+    let calls: Vec<_> = emu
+        .calls()
+        .into_iter()
+        .filter(|c| c.endpoint != "newnaconf")
+        .collect();
+    assert_eq!(calls.len(), 3);
+    assert!(
+        calls.iter().all(|c| c.path == "/evwid/" && c.is_accepted()),
+        "{calls:?}"
+    );
+}
+
+/// Replay reads the rows left by an earlier run in pages within the capacity (it read
+/// them all at start), and `flush` waits for them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_pages_rows_within_the_capacity() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("outbox.db");
+    let emu = Emulator::builder()
+        .max_recorded(10_000)
+        .start()
+        .await
+        .unwrap();
+    let c = client(&emu.config_url());
+    c.backend().await.unwrap();
+    emu.go_down().await;
+    let queue = c.queue(QueueConfig::default().spool(&path)).unwrap();
+    for seq in 0..100 {
+        queue.track("user-1", &seq_event(seq)).await.unwrap();
+    }
+    assert_eq!(
+        queue
+            .shutdown(Duration::from_millis(100))
+            .await
+            .still_spooled,
+        100
+    );
+
+    emu.come_up().await.unwrap();
+    let capacity = 10;
+    let queue = c
+        .queue(
+            QueueConfig::default()
+                .spool(&path)
+                .capacity(capacity)
+                .concurrency(2),
+        )
+        .unwrap();
+    let start = queue.stats();
+    assert_eq!(start.enqueued, capacity as u64, "{start:?}");
+    assert_eq!(start.spool_backlog, 90, "{start:?}");
+    let watch = {
+        let queue = queue.clone();
+        tokio::spawn(async move {
+            let mut most = 0;
+            while queue.stats().delivered < 100 {
+                most = most.max(queue.stats().depth);
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            most
+        })
+    };
+    assert!(queue.flush_timeout(Duration::from_secs(30)).await);
+    let stats = queue.stats();
+    assert_eq!(
+        (stats.delivered, stats.replayed, stats.spool_backlog),
+        (100, 100, 0),
+        "{stats:?}"
+    );
+    assert!(
+        watch.await.unwrap() <= capacity as u64,
+        "never more than the capacity in memory"
+    );
+    let mut seqs: Vec<u64> = emu.events().iter().filter_map(seq_of).collect();
+    seqs.sort();
+    assert_eq!(seqs, (0..100).collect::<Vec<_>>(), "each once, none twice");
+    queue.shutdown(Duration::from_secs(5)).await;
+    assert_eq!(Spool::open(&path).unwrap().pending().unwrap(), 0);
+}
+
+/// Dead letters are kept up to a bound; the pruned ones are counted.
+#[tokio::test]
+async fn spool_dead_letters_are_pruned_past_their_bound() {
+    use gamooga_core::spool::DeadLetterRetention;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("outbox.db");
+    let emu = Emulator::start().await.unwrap();
+    let c = client(&emu.config_url());
+    c.backend().await.unwrap();
+    let queue = c
+        .queue(
+            QueueConfig::default()
+                .spool(&path)
+                .concurrency(1)
+                .spool_dead_letters(DeadLetterRetention::unbounded().max_count(Some(5))),
+        )
+        .unwrap();
+    emu.fail_next(12, 400);
+    for seq in 0..12 {
+        queue.track("user-1", &seq_event(seq)).await.unwrap();
+    }
+    let report = queue.shutdown(Duration::from_secs(30)).await;
+    assert_eq!(report.dead_lettered, 12, "{report:?}");
+    assert_eq!(report.stats.dead_letters_pruned, 7, "{report:?}");
+    let kept = Spool::open(&path).unwrap().dead_letters().unwrap();
+    assert_eq!(kept.len(), 5);
+}
+
+/// Dropping the last handle of a spooled queue keeps its events spooled (no dead letters):
+/// the next queue on the file delivers them.
+#[tokio::test]
+async fn dropping_a_spooled_queue_keeps_its_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("outbox.db");
+    let emu = Emulator::start().await.unwrap();
+    let c = client(&emu.config_url());
+    c.backend().await.unwrap();
+    emu.go_down().await;
+    let hooked = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let h = hooked.clone();
+    let queue = c
+        .queue(QueueConfig::default().spool(&path).dead_letter(move |_| {
+            h.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }))
+        .unwrap();
+    for seq in 0..5 {
+        queue.track("user-1", &seq_event(seq)).await.unwrap();
+    }
+    drop(queue);
+    assert_eq!(hooked.load(std::sync::atomic::Ordering::SeqCst), 0);
+    assert_eq!(Spool::open(&path).unwrap().pending().unwrap(), 5);
+}

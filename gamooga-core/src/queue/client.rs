@@ -17,6 +17,11 @@ impl Deliver for Client {
     ) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>> {
         Box::pin(async move { self.send_once(request).await.map(drop) })
     }
+
+    /// `Gamooga (company <id>)`; the errors in the queue's warnings name the host.
+    fn destination(&self) -> String {
+        format!("Gamooga (company {})", self.company_id())
+    }
 }
 
 impl Client {

@@ -12,6 +12,7 @@
 //! let event = CustomEvent::new("purchase", Properties::new().number("amount", 12.5)?);
 //! queue.try_track("user-42", &event)?; // never waits for room (with a spool: for its commit)
 //! queue.track("user-42", &event).await?; // waits for room when full
+//! // At the end: bounded, whatever Gamooga does.
 //! let report = queue.shutdown(Duration::from_secs(10)).await;
 //! println!("{} delivered, {} dead-lettered", report.delivered, report.dead_lettered);
 //! # Ok(()) }
@@ -19,41 +20,110 @@
 //!
 //! The queue stores built [`Request`]s: `tm` is stamped when the event is enqueued (unless
 //! the event carries its own time), so a late or retried delivery keeps the event's real time.
+//!
+//! # Under faults
+//!
+//! Every attempt's outcome is settled by [`DeliveryRules`] (a pure function, shared with
+//! any other delivery loop):
+//!
+//! - **Retryable failures** (connection errors, timeouts, 408, 429, 5xx but 501/505) are
+//!   retried with the retry policy's backoff; other answers dead-letter the event
+//!   ([`DeadLetterReason::Rejected`]). An attempt that may have reached Gamooga
+//!   ([`Error::may_have_been_sent`]) is counted `ambiguous`: the bound on duplicates.
+//! - **Backpressure is shared.** A `429` or `503` with `Retry-After` pauses *every* delivery
+//!   of the queue that long (capped by the policy's `max_retry_after`); a `429` without it
+//!   (or with `0`) pauses for [`QueueConfig::pause_floor`] (1 s). Attempts already in flight
+//!   finish; no new one starts until the pause ends.
+//! - **A backend that cannot be resolved** (the company information fails or names an
+//!   invalid backend: [`Error::is_resolution_failure`]) dead-letters nothing: the event waits
+//!   without using up an attempt, and every delivery pauses until the resolver's next try
+//!   ([`Error::retry_after`], or the pause floor), so the resolver is not stormed. It ages out
+//!   only by the policy's `max_elapsed`, as [`DeadLetterReason::Unresolved`].
+//! - **A panic** in the transport, a [`Deliver`], the dead-letter hook or a `tracing` layer
+//!   fails that attempt only ([`DeadLetterReason::Panicked`]); the delivery task goes on, and
+//!   `flush` and `shutdown` return.
+//! - **Outages are visible.** When deliveries start failing, one `WARN` names where they go
+//!   and the error (at most one a minute while they keep failing); one `INFO` says when they
+//!   recover. [`QueueStats`] shows `failing_since` and `last_error`. Single retries are logged
+//!   at `DEBUG`. No user id or property value is logged above `DEBUG`.
+//! - **No setting panics**: durations saturate, `Duration::MAX` means "forever".
+//!
+//! # Ending a queue
+//!
+//! [`Queue::shutdown`] stops intake, delivers until its deadline, and reports; what is left
+//! is dead-lettered ([`DeadLetterReason::ShutdownDeadline`]) or, with a spool, stays spooled.
+//! It is bounded, so it is the call for a service's graceful shutdown;
+//! [`Queue::flush_timeout`] is the bounded form of [`Queue::flush`] (which waits as long as
+//! delivery takes: during an outage, up to the policy's `max_elapsed`).
+//!
+//! Dropping the last handle without `shutdown`, or the end of the runtime the queue runs on
+//! (a queue in a `static` outlives `main`'s runtime), stops the queue at once: a memory
+//! queue hands every event it holds to the dead-letter hook
+//! ([`DeadLetterReason::QueueDropped`], counted); a spool keeps them for the next start.
+//!
+//! # Inside
+//!
+//! `state.rs` owns every event and counter behind private fields and named transitions
+//! (admit, commit, replayed, start, finish, tick, drain), so each invariant (an accepted
+//! event ends in exactly one bucket; flush marks; room wake-ups) lives in one file.
+//! `settle.rs` holds the [`DeliveryRules`]; `store.rs` the one `Store` type behind
+//! which the spool lives (a no-op without the `spool` feature); `deliver.rs` the scheduler
+//! and the delivery tasks, which consult one value for how many requests may be in flight
+//! now (fixed at the concurrency today; the pool is sized by it as the maximum); `shared.rs`
+//! what runs outside the lock (wake-ups, hooks, logs).
 
 mod client;
 mod config;
-mod dead_letter;
+mod deliver;
+mod settle;
+mod shared;
+mod state;
 mod stats;
-mod worker;
+mod store;
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
+pub use crate::dead_letter::{DeadLetter, DeadLetterReason};
 pub use config::{Overflow, QueueConfig};
-pub use dead_letter::{DeadLetter, DeadLetterReason};
-pub use stats::{Latency, QueueStats, ShutdownReport};
+pub use settle::{Decision, DeliveryRules, Outcome, Pause, PauseCause, Verdict};
+pub use stats::{DeadLetterCounts, Latency, QueueStats, ShutdownReport};
 
 use crate::call::{Calls, Request};
 use crate::error::{Error, InvalidInput};
 use crate::event::{Event, VisitorProperties};
-use worker::{Entry, Shared, Wakes};
+use shared::Shared;
+use state::{Admission, Stamp, State};
+use store::{Intake, Store, Write, WriteError};
 
 /// Sends one request once: the queue's view of a transport. The queue does the retrying.
 ///
 /// [`Client`](crate::Client) implements it (one attempt, no retry); implement it yourself to
-/// test code that uses a queue without a server.
+/// test code that uses a queue without a server. A panic in `deliver` (or in the future it
+/// returns) fails that attempt: the event is dead-lettered as
+/// [`DeadLetterReason::Panicked`] and delivery goes on.
 pub trait Deliver: Send + Sync + 'static {
     /// Sends `request` once. `Ok` means Gamooga answered 200; an error that
-    /// [is retryable](Error::is_retryable) is tried again later, any other is final.
+    /// [is retryable](Error::is_retryable) is tried again later, any other is final, and one
+    /// that [is a resolution failure](Error::is_resolution_failure) waits for the resolver
+    /// without counting as an attempt.
     fn deliver<'a>(
         &'a self,
         request: &'a Request,
     ) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>;
+
+    /// Where deliveries go, for the queue's outage warnings (no personal data). Default:
+    /// `"Gamooga"`.
+    fn destination(&self) -> String {
+        "Gamooga".to_owned()
+    }
 }
 
 /// Why an event was not accepted by the queue. Where the event was built, it comes back.
+///
+/// The derived `Debug` prints the request through [`Request`]'s own `Debug`.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum EnqueueError {
@@ -69,16 +139,28 @@ pub enum EnqueueError {
         /// The queue's capacity.
         capacity: usize,
     },
-    /// The queue is shut down and takes no more events. The request is returned.
+    /// The queue is shut down (or was dropped, or its runtime ended) and takes no more
+    /// events. The request is returned.
     #[error("the queue is shut down; the event was not queued")]
     Closed {
         /// The request that was not queued.
         request: Box<Request>,
     },
-    /// The spool could not store the event, so it was not accepted. The request is returned.
+    /// The spool could not store the event (its write rolled back), so it was not
+    /// accepted. The request is returned; sending it again sends it once.
     #[error("the spool could not store the event, so it was not queued: {message}")]
     Spool {
         /// The request that was not queued.
+        request: Box<Request>,
+        /// What went wrong.
+        message: String,
+    },
+    /// The spool's writer stopped before confirming the write: the event may be in the
+    /// spool (then the next queue started on it delivers it) or not. Sending it again may
+    /// send it twice; [`may_be_queued`](Self::may_be_queued) is true.
+    #[error("the spool stopped before confirming the event; it may be stored and delivered later: {message}")]
+    Unconfirmed {
+        /// The request whose fate is unknown.
         request: Box<Request>,
         /// What went wrong.
         message: String,
@@ -92,16 +174,31 @@ impl EnqueueError {
             EnqueueError::Invalid(_) => None,
             EnqueueError::Full { request, .. }
             | EnqueueError::Closed { request }
-            | EnqueueError::Spool { request, .. } => Some(*request),
+            | EnqueueError::Spool { request, .. }
+            | EnqueueError::Unconfirmed { request, .. } => Some(*request),
         }
     }
+
+    /// Whether the event may have been accepted after all ([`Unconfirmed`](Self::Unconfirmed)):
+    /// then sending it again elsewhere may deliver it twice.
+    pub fn may_be_queued(&self) -> bool {
+        matches!(self, EnqueueError::Unconfirmed { .. })
+    }
+}
+
+fn unwrap_request(request: Arc<Request>) -> Box<Request> {
+    Box::new(Arc::try_unwrap(request).unwrap_or_else(|arc| (*arc).clone()))
 }
 
 /// A handle on a delivery queue. Cheap to clone (`Arc` inside), `Send + Sync`.
 ///
 /// Create one with [`Client::queue`](crate::Client::queue) (or [`Queue::new`] with your own
-/// [`Deliver`]). Dropping the last handle without [`shutdown`](Self::shutdown) stops the
-/// worker and logs a warning with the number of events left behind.
+/// [`Deliver`]). End it with [`shutdown`](Self::shutdown). Dropping the last handle without
+/// it stops the queue at once: a memory queue hands every event it still holds to the
+/// dead-letter hook ([`DeadLetterReason::QueueDropped`], counted, one warning); a spool keeps
+/// them for the next start. The same happens when the runtime the queue runs on shuts down
+/// first (a queue kept in a `static` lives past `main`'s runtime): call `shutdown` before
+/// `main` returns.
 #[derive(Clone)]
 pub struct Queue {
     handle: Arc<Handle>,
@@ -113,26 +210,7 @@ struct Handle {
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        let left = {
-            let mut st = self.shared.lock();
-            st.stopped = true;
-            st.held()
-        };
-        self.shared.signal();
-        if left > 0 {
-            #[cfg(feature = "spool")]
-            if self.shared.spool.is_some() {
-                tracing::warn!(
-                    left,
-                    "gamooga queue dropped without shutdown(): {left} event(s) not delivered stay in the spool"
-                );
-                return;
-            }
-            tracing::warn!(
-                left,
-                "gamooga queue dropped without shutdown(): {left} event(s) left behind undelivered"
-            );
-        }
+        self.shared.abandon("dropped");
     }
 }
 
@@ -143,16 +221,6 @@ impl std::fmt::Debug for Queue {
             .field("stats", &self.stats())
             .finish()
     }
-}
-
-enum Admit {
-    /// Accepted in memory.
-    Done,
-    /// A slot is reserved under this id: write the spool, then commit.
-    #[cfg_attr(not(feature = "spool"), allow(dead_code))]
-    Reserved(u64, Request),
-    /// Full under [`Overflow::Wait`]: wait for room and try again.
-    Full(Request),
 }
 
 impl Queue {
@@ -172,38 +240,21 @@ impl Queue {
                     .into(),
             )
         })?;
-        #[allow(unused_mut)]
-        let mut shared = Shared::new(calls, config, Arc::new(deliverer));
-        #[cfg(feature = "spool")]
-        if let Some(path) = shared.config.spool.clone() {
-            let (writer, rows) = crate::spool::SpoolWriter::open(&path)?;
-            shared.spool = Some(writer);
-            let mut st = shared.lock();
-            let now = Instant::now();
-            for row in rows {
-                let id = st.next_id;
-                st.next_id += 1;
-                st.outstanding.insert(id);
-                st.stats.enqueued += 1;
-                st.ready.push_back(Entry {
-                    id,
-                    request: Arc::new(row.request),
-                    accepted: now,
-                    enqueued_at: row.enqueued_at,
-                    first_attempt: None,
-                    attempts: 0,
-                    spool_id: row.id,
-                });
-            }
-            if !st.ready.is_empty() {
-                tracing::info!(
-                    events = st.ready.len(),
-                    "gamooga queue: replaying the spool"
-                );
-            }
+        let opened = Store::open(&config)?;
+        let mut state = State::new(&config, opened.store.is_durable(), opened.backlog.as_ref());
+        if let Some(first) = opened.first {
+            let _ = state.replayed(Ok(first));
         }
-        let shared = Arc::new(shared);
-        let worker = runtime.spawn(worker::run(shared.clone()));
+        let shared = Arc::new(Shared::new(
+            calls,
+            config,
+            Arc::new(deliverer),
+            opened.store,
+            state,
+        ));
+        let intake: Weak<dyn Intake> = Arc::downgrade(&shared) as Weak<dyn Intake>;
+        shared.store.set_intake(intake);
+        let worker = runtime.spawn(deliver::run(shared.clone()));
         *shared.worker.lock().unwrap_or_else(|e| e.into_inner()) = Some(worker);
         Ok(Queue {
             handle: Arc::new(Handle { shared }),
@@ -224,132 +275,85 @@ impl Queue {
         &self.shared().config
     }
 
-    fn spooled(&self) -> bool {
-        #[cfg(feature = "spool")]
-        {
-            self.shared().spool.is_some()
-        }
-        #[cfg(not(feature = "spool"))]
-        false
-    }
-
-    /// Admits `request` if there is room. `waiting`: the caller waits on `Shared::room` when
-    /// full (it registered its `Notified` before calling).
-    fn admit(&self, request: Request, waiting: bool) -> Result<Admit, EnqueueError> {
-        let shared = self.shared();
-        let config = &shared.config;
-        let mut evicted = None;
-        let mut wakes = Wakes::default();
-        let admitted = {
-            let mut st = shared.lock();
-            if st.closed {
-                return Err(EnqueueError::Closed {
-                    request: Box::new(request),
-                });
-            }
-            if st.held() >= config.capacity {
-                match config.overflow {
-                    Overflow::Wait => {
-                        if waiting {
-                            st.wait_for_room();
-                        }
-                        return Ok(Admit::Full(request));
-                    }
-                    Overflow::Refuse => {
-                        st.stats.refused += 1;
-                        return Err(EnqueueError::Full {
-                            request: Box::new(request),
-                            capacity: config.capacity,
-                        });
-                    }
-                    Overflow::DropNewest => {
-                        st.stats.dropped += 1;
-                        drop(st);
-                        shared.dead_letter(new_entry(0, request), DeadLetterReason::Overflow, None);
-                        return Ok(Admit::Done);
-                    }
-                    Overflow::DropOldest => {
-                        let oldest = match st.ready.pop_front() {
-                            Some(e) => Some(e),
-                            None => st.waiting.pop_first().map(|(_, e)| e),
-                        };
-                        st.stats.dropped += 1;
-                        match oldest {
-                            Some(e) => evicted = Some(e),
-                            None => {
-                                // Everything held is in flight: the new event goes instead.
-                                drop(st);
-                                shared.dead_letter(
-                                    new_entry(0, request),
-                                    DeadLetterReason::Overflow,
-                                    None,
-                                );
-                                return Ok(Admit::Done);
-                            }
-                        }
-                    }
-                }
-            }
-            let id = st.next_id;
-            st.next_id += 1;
-            st.outstanding.insert(id);
-            if self.spooled() {
-                st.reserved += 1;
-                Admit::Reserved(id, request)
-            } else {
-                st.stats.enqueued += 1;
-                if st.push_ready(new_entry(id, request)) {
-                    wakes.work = 1;
-                }
-                Admit::Done
-            }
-        };
-        if let Some(e) = evicted {
-            let id = e.id;
-            shared.dead_letter(e, DeadLetterReason::Overflow, None);
-            wakes.flush = shared.lock().settle(id);
-        }
-        shared.wake(wakes);
-        Ok(admitted)
-    }
-
-    /// Finishes an enqueue whose slot was reserved while the spool was written.
-    #[cfg(feature = "spool")]
-    fn commit(
+    /// Offers `request` to the state machine and does what it says, but waiting for room.
+    /// Returns `Ok(None)` once accepted (or dropped by the policy), `Ok(Some(request))`
+    /// when full under [`Overflow::Wait`] with `waiting` (the caller waits on `room`).
+    fn offer(
         &self,
-        id: u64,
-        request: Request,
-        enqueued_at: SystemTime,
-        written: Result<i64, String>,
-    ) -> Result<(), EnqueueError> {
+        request: Arc<Request>,
+        waiting: bool,
+        spool: Spool<'_>,
+    ) -> Result<Offered, EnqueueError> {
         let shared = self.shared();
-        let mut wakes = Wakes::default();
-        let result = {
-            let mut st = shared.lock();
-            st.reserved -= 1;
-            match written {
-                Ok(row) => {
-                    st.stats.enqueued += 1;
-                    let mut e = new_entry(id, request);
-                    e.enqueued_at = enqueued_at;
-                    e.spool_id = row;
-                    if st.push_ready(e) {
-                        wakes.work = 1;
+        let stamp = Stamp::now();
+        let admission = shared.lock().admit(request, waiting, stamp);
+        match admission {
+            Admission::Accepted(effects) => {
+                shared.apply(effects);
+                Ok(Offered::Done)
+            }
+            Admission::Dropped(job) => {
+                shared.dead_letter(job);
+                Ok(Offered::Done)
+            }
+            Admission::Full(request) => Ok(Offered::Full(request)),
+            Admission::Refused(request) => Err(EnqueueError::Full {
+                request: unwrap_request(request),
+                capacity: shared.config.capacity,
+            }),
+            Admission::Closed(request) => Err(EnqueueError::Closed {
+                request: unwrap_request(request),
+            }),
+            Admission::Reserved {
+                token,
+                request,
+                effects,
+            } => {
+                shared.apply(effects);
+                match spool {
+                    Spool::Blocking => {
+                        let written =
+                            shared
+                                .store
+                                .insert_blocking(token, request.clone(), stamp.enqueued_at);
+                        self.written(token, request, written)
+                            .map(|()| Offered::Done)
                     }
-                    Ok(())
-                }
-                Err(message) => {
-                    wakes.flush = st.settle(id);
-                    wakes.room = st.take_room_waiters();
-                    Err(EnqueueError::Spool {
-                        request: Box::new(request),
-                        message,
-                    })
+                    Spool::Async(slot) => {
+                        *slot = Some(shared.store.insert(
+                            token,
+                            request.clone(),
+                            stamp.enqueued_at,
+                        ));
+                        Ok(Offered::Writing(token, request))
+                    }
                 }
             }
-        };
-        shared.wake(wakes);
-        result
+        }
+    }
+
+    /// The outcome of a spool write: accepted by the intake when it committed.
+    fn written(
+        &self,
+        token: u64,
+        request: Arc<Request>,
+        written: Result<(), WriteError>,
+    ) -> Result<(), EnqueueError> {
+        match written {
+            Ok(()) => Ok(()),
+            Err(WriteError::Failed(message)) => Err(EnqueueError::Spool {
+                request: unwrap_request(request),
+                message,
+            }),
+            Err(WriteError::Unconfirmed(message)) => {
+                let effects = self.shared().lock().abort(token);
+                self.shared().apply(effects);
+                Err(EnqueueError::Unconfirmed {
+                    request: unwrap_request(request),
+                    message,
+                })
+            }
+        }
     }
 
     /// Queues a built request without ever waiting for room.
@@ -362,34 +366,19 @@ impl Queue {
     /// With a spool, the event is durable when this returns, so this call waits for the
     /// spool's commit (group commit with other enqueues; typically a millisecond or two).
     pub fn try_enqueue(&self, request: Request) -> Result<(), EnqueueError> {
-        match self.admit(request, false)? {
-            Admit::Done => Ok(()),
-            Admit::Full(request) => {
-                self.shared().lock().stats.refused += 1;
-                Err(EnqueueError::Full {
-                    request: Box::new(request),
-                    capacity: self.shared().config.capacity,
-                })
-            }
-            #[cfg(feature = "spool")]
-            Admit::Reserved(id, request) => {
-                let now = SystemTime::now();
-                let spool = self
-                    .shared()
-                    .spool
-                    .as_ref()
-                    .expect("reserved only with a spool");
-                let written = spool.insert_blocking(&request, now);
-                self.commit(id, request, now, written)
-            }
-            #[cfg(not(feature = "spool"))]
-            Admit::Reserved(..) => unreachable!("slots are reserved only with a spool"),
+        match self.offer(Arc::new(request), false, Spool::Blocking)? {
+            Offered::Full(request) => Err(EnqueueError::Full {
+                request: unwrap_request(request),
+                capacity: self.shared().config.capacity,
+            }),
+            Offered::Done | Offered::Writing(..) => Ok(()),
         }
     }
 
     /// Queues a built request, waiting for room under [`Overflow::Wait`]; the other policies
     /// behave as in [`try_enqueue`](Self::try_enqueue). With a spool, the event is durable
-    /// when this returns.
+    /// when this returns; the spool write is under way once the first poll found room, and
+    /// dropping the future then does not undo it (the event is accepted when it commits).
     ///
     /// While deliveries succeed, a waiting enqueue is woken once room for a batch of events
     /// is free (up to 32, or a quarter of the capacity), not at the first free slot, which
@@ -398,45 +387,25 @@ impl Queue {
     /// settles, if it has already waited 1 ms. (So a waiter can wait for the next settlement,
     /// at most the request timeout, while a few slots are free.)
     pub async fn enqueue(&self, request: Request) -> Result<(), EnqueueError> {
-        let mut request = request;
+        let mut request = Arc::new(request);
         loop {
             let notified = self.shared().room.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            match self.admit(request, true)? {
-                Admit::Done => return Ok(()),
-                Admit::Full(back) => {
+            let mut write = None;
+            match self.offer(request, true, Spool::Async(&mut write))? {
+                Offered::Done => return Ok(()),
+                Offered::Full(back) => {
                     request = back;
                     notified.await;
                 }
-                #[cfg(feature = "spool")]
-                Admit::Reserved(id, request) => {
-                    // The write and its commit run in a task of their own: if this future
-                    // is dropped (a timeout, a client gone) while the spool is written, the
-                    // reserved slot is still settled and the event stays accepted.
-                    let queue = self.clone();
-                    let closed = request.clone();
-                    let task = tokio::spawn(async move {
-                        let now = SystemTime::now();
-                        let spool = queue
-                            .shared()
-                            .spool
-                            .as_ref()
-                            .expect("reserved only with a spool");
-                        let written = spool.insert(&request, now).await;
-                        queue.commit(id, request, now, written)
-                    });
-                    return match task.await {
-                        Ok(result) => result,
-                        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                        // The runtime is shutting down.
-                        Err(_) => Err(EnqueueError::Closed {
-                            request: Box::new(closed),
-                        }),
+                Offered::Writing(token, request) => {
+                    let written = match write {
+                        Some(write) => write.await,
+                        None => Err(WriteError::Failed("no spool write".into())),
                     };
+                    return self.written(token, request, written);
                 }
-                #[cfg(not(feature = "spool"))]
-                Admit::Reserved(..) => unreachable!("slots are reserved only with a spool"),
             }
         }
     }
@@ -523,11 +492,37 @@ impl Queue {
     }
 
     /// Waits until every event accepted before this call is delivered or dead-lettered,
-    /// including requests in flight and events waiting for a retry. Events enqueued
-    /// meanwhile are not waited for. Returns at once if the queue was stopped.
+    /// including requests in flight, events waiting for a retry, and spool rows an earlier
+    /// run left. Events enqueued meanwhile are not waited for. Returns at once if the queue
+    /// was stopped.
+    ///
+    /// This waits as long as delivery takes: during an outage, up to the retry policy's
+    /// `max_elapsed` (an hour by default). Where a bound matters (a service's graceful
+    /// shutdown), use [`flush_timeout`](Self::flush_timeout) or
+    /// [`shutdown`](Self::shutdown) with a deadline.
     pub async fn flush(&self) {
-        let mark = self.shared().lock().next_id;
+        let mark = self.shared().lock().flush_mark_now();
         self.wait_settled(mark).await;
+    }
+
+    /// [`flush`](Self::flush) for at most `timeout`: true when everything accepted before
+    /// the call was settled in time, false when the time ran out (nothing is lost either
+    /// way: what is left stays queued). `Duration::MAX` waits as long as `flush`.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::time::Duration;
+    /// # use gamooga_core::{Client, CustomEvent, Properties, transport::DryRunTransport};
+    /// # use gamooga_core::queue::QueueConfig;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let client = Client::builder("acme").transport(Arc::new(DryRunTransport::new())).build()?;
+    /// let queue = client.queue(QueueConfig::default())?;
+    /// queue.try_track("user-42", &CustomEvent::new("login", Properties::new()))?;
+    /// assert!(queue.flush_timeout(Duration::from_secs(5)).await);
+    /// # Ok(()) }
+    /// ```
+    pub async fn flush_timeout(&self, timeout: Duration) -> bool {
+        tokio::time::timeout(timeout, self.flush()).await.is_ok()
     }
 
     async fn wait_settled(&self, below: u64) {
@@ -536,14 +531,8 @@ impl Queue {
             let notified = shared.changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            {
-                let mut st = shared.lock();
-                let done = st.outstanding.first().is_none_or(|&min| min >= below);
-                if done || (st.stopped && st.in_flight_count == 0) {
-                    return;
-                }
-                // Settlements wake flush waiters only once the lowest mark is reached.
-                st.flush_mark = Some(st.flush_mark.map_or(below, |m| m.min(below)));
+            if shared.lock().settled_below(below) {
+                return;
             }
             notified.await;
         }
@@ -552,46 +541,23 @@ impl Queue {
     /// Stops intake, delivers what is held until `deadline` has passed, stops the worker and
     /// reports. Events not delivered by the deadline stay in the spool (`still_spooled`), or
     /// without a spool are dead-lettered with [`DeadLetterReason::ShutdownDeadline`]
-    /// (`abandoned`). Calls after the first report the same counters with nothing left.
+    /// (`abandoned`). An attempt still in flight at the deadline is abandoned and counted
+    /// `ambiguous`. Bounded: it returns shortly after `deadline` (once the dead-letter hooks
+    /// have run and the spool has synced), whatever Gamooga does. Calls after the first
+    /// report the same counters with nothing left.
     pub async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
         let shared = self.shared();
-        shared.lock().closed = true;
+        shared.lock().close();
         shared.signal();
         let completed = tokio::time::timeout(deadline, self.wait_settled(u64::MAX))
             .await
             .is_ok();
-        let (left, abandoned_in_flight) = {
-            let mut st = shared.lock();
-            st.stopped = true;
-            let mut left: Vec<Entry> = st.ready.drain(..).collect();
-            left.extend(std::mem::take(&mut st.waiting).into_values());
-            let before = left.len();
-            left.extend(st.in_flight.iter_mut().filter_map(Option::take));
-            let in_flight = (left.len() - before) as u64;
-            st.in_flight_count = 0;
-            (left, in_flight)
-        };
         // Everything left is settled and counted before the first await below, so a
         // shutdown future dropped part-way loses nothing unreported.
-        let mut still_spooled = 0u64;
-        let mut abandoned = 0u64;
-        for e in left {
-            let id = e.id;
-            if e.spool_id != 0 {
-                still_spooled += 1;
-            } else {
-                abandoned += 1;
-                shared.dead_letter(e, DeadLetterReason::ShutdownDeadline, None);
-            }
-            shared.lock().settle(id);
-        }
-        {
-            let mut st = shared.lock();
-            st.stats.abandoned += abandoned;
-            // An attempt abandoned in flight may have reached Gamooga: its outcome is unknown.
-            st.stats.ambiguous += abandoned_in_flight;
-        }
+        let (dead, _, effects) = shared.lock().drain(DeadLetterReason::ShutdownDeadline);
         shared.signal();
+        shared.apply(effects);
+        shared.dead_letters(dead, "reached its shutdown deadline");
         let worker = shared
             .worker
             .lock()
@@ -600,49 +566,46 @@ impl Queue {
         if let Some(worker) = worker {
             let _ = worker.await;
         }
-        #[cfg(feature = "spool")]
-        if let Some(spool) = &shared.spool {
-            spool.sync().await;
-            // Nothing writes to the spool after this: another queue may take it over.
-            spool.release_lock();
-        }
-        let st = shared.lock();
+        shared.store.sync().await;
+        // Nothing writes to the spool after this: another queue may take it over.
+        shared.store.release();
         shared.changed.notify_waiters();
-        let s = &st.stats;
+        let s = shared.stats();
         ShutdownReport {
             delivered: s.delivered,
             retried: s.retried,
-            dead_lettered: s.failed + s.dropped + s.abandoned,
+            dead_lettered: s.dead_lettered,
             dropped: s.dropped,
-            abandoned: s.abandoned,
+            abandoned: s.dead_letters.shutdown_deadline,
             ambiguous: s.ambiguous,
-            still_spooled,
+            still_spooled: s.still_spooled,
             completed,
+            stats: s,
         }
     }
 
-    /// A snapshot of the live counters.
+    /// A snapshot of the live counters (see [`QueueStats`] for the identity they keep).
     pub fn stats(&self) -> QueueStats {
-        let st = self.shared().lock();
-        let mut s = st.stats.clone();
-        s.in_flight = st.in_flight_count as u64;
-        s.waiting_retry = st.waiting.len() as u64;
-        s.depth = st.held() as u64;
-        s.latency = st.latency.latency();
-        s
+        self.shared().stats()
     }
 }
 
-fn new_entry(id: u64, request: Request) -> Entry {
-    Entry {
-        id,
-        request: Arc::new(request),
-        accepted: Instant::now(),
-        enqueued_at: SystemTime::now(),
-        first_attempt: None,
-        attempts: 0,
-        spool_id: 0,
-    }
+/// What [`Queue::offer`] came to.
+enum Offered {
+    /// Accepted (or dropped by the policy).
+    Done,
+    /// Full under [`Overflow::Wait`]: wait for room.
+    Full(Arc<Request>),
+    /// A spool write is under way (in the slot passed in).
+    Writing(u64, Arc<Request>),
+}
+
+/// How [`Queue::offer`] writes to a spool.
+enum Spool<'a> {
+    /// Block the calling thread until the commit.
+    Blocking,
+    /// Start the write and leave its future here.
+    Async(&'a mut Option<Write>),
 }
 
 /// Queued forms of the one-line calls, for every [`Event`]:

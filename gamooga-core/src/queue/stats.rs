@@ -1,6 +1,8 @@
 //! Live [`QueueStats`], the [`ShutdownReport`], and the latency histogram behind them.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
+
+use crate::dead_letter::DeadLetterReason;
 
 /// Delivery latency percentiles: from the moment an event was accepted to Gamooga's 200,
 /// retries included. Values are accurate to about 6% (a log-linear histogram).
@@ -16,42 +18,151 @@ pub struct Latency {
     pub max: Duration,
 }
 
+/// Dead letters of accepted events, by reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct DeadLetterCounts {
+    /// Evicted by [`Overflow::DropOldest`](crate::queue::Overflow::DropOldest).
+    pub overflow: u64,
+    /// Refused by Gamooga with an answer not worth retrying.
+    pub rejected: u64,
+    /// Every attempt allowed failed.
+    pub retries_exhausted: u64,
+    /// The backend could not be resolved within the retry policy's `max_elapsed`.
+    pub unresolved: u64,
+    /// The attempt panicked.
+    pub panicked: u64,
+    /// Left at the shutdown deadline (memory queue).
+    pub shutdown_deadline: u64,
+    /// Left when the last handle was dropped without `shutdown`, or the runtime ended
+    /// (memory queue).
+    pub queue_dropped: u64,
+}
+
+impl DeadLetterCounts {
+    /// The count for `reason`.
+    pub fn get(&self, reason: DeadLetterReason) -> u64 {
+        match reason {
+            DeadLetterReason::Overflow => self.overflow,
+            DeadLetterReason::Rejected => self.rejected,
+            DeadLetterReason::RetriesExhausted => self.retries_exhausted,
+            DeadLetterReason::Unresolved => self.unresolved,
+            DeadLetterReason::Panicked => self.panicked,
+            DeadLetterReason::ShutdownDeadline => self.shutdown_deadline,
+            DeadLetterReason::QueueDropped => self.queue_dropped,
+        }
+    }
+
+    /// Every reason together.
+    pub fn total(&self) -> u64 {
+        DeadLetterReason::ALL.iter().map(|&r| self.get(r)).sum()
+    }
+
+    pub(crate) fn add(&mut self, reason: DeadLetterReason) {
+        let n = match reason {
+            DeadLetterReason::Overflow => &mut self.overflow,
+            DeadLetterReason::Rejected => &mut self.rejected,
+            DeadLetterReason::RetriesExhausted => &mut self.retries_exhausted,
+            DeadLetterReason::Unresolved => &mut self.unresolved,
+            DeadLetterReason::Panicked => &mut self.panicked,
+            DeadLetterReason::ShutdownDeadline => &mut self.shutdown_deadline,
+            DeadLetterReason::QueueDropped => &mut self.queue_dropped,
+        };
+        *n += 1;
+    }
+}
+
 /// A snapshot of the queue's counters, from [`Queue::stats`](crate::queue::Queue::stats).
 ///
-/// Counters count events, not attempts, except `retried` and `ambiguous`, which count
-/// attempts. Every accepted event ends up in exactly one of `delivered`, `failed`, `dropped`
-/// (drop-oldest evictions) or `abandoned`, or is still held (`depth`).
+/// Counters count events, not attempts, except `retried`, `ambiguous` and the pauses.
+///
+/// **The identity.** Every accepted event (`enqueued`) is, at every snapshot, in exactly one
+/// of these: `delivered`, `dead_lettered` (by reason in `dead_letters`), `still_spooled`,
+/// or still held (`depth`):
+///
+/// ```text
+/// enqueued == delivered + dead_lettered + still_spooled + depth
+/// ```
+///
+/// Events offered but never accepted are counted apart: `refused` (returned to the caller)
+/// and `dropped` (a new event dropped by the overflow policy, handed to the dead-letter hook
+/// but not in `dead_lettered`). [`QueueStats::accounted`] gives the right-hand side.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use std::sync::Arc;
+/// # use gamooga_core::{Client, CustomEvent, Properties, transport::DryRunTransport};
+/// # use gamooga_core::queue::QueueConfig;
+/// # let client = Client::builder("acme").transport(Arc::new(DryRunTransport::new())).build()?;
+/// let queue = client.queue(QueueConfig::default())?;
+/// queue.try_track("user-42", &CustomEvent::new("login", Properties::new()))?;
+/// let stats = queue.stats();
+/// assert_eq!(stats.enqueued, stats.accounted());
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct QueueStats {
-    /// Events accepted (replayed spool rows included).
+    /// Events accepted (spool rows of an earlier run included, once read back).
     pub enqueued: u64,
+    /// Of `enqueued`, spool rows of an earlier run read back.
+    pub replayed: u64,
     /// Events Gamooga answered 200 for.
     pub delivered: u64,
-    /// Attempts that failed and were scheduled again.
-    pub retried: u64,
-    /// Events given up on after delivery attempts (rejected or retries exhausted), all
-    /// dead-lettered.
-    pub failed: u64,
-    /// Events dropped by the overflow policy, all dead-lettered (a dropped newest event was
-    /// never accepted, so it is not in `enqueued`).
-    pub dropped: u64,
-    /// Events refused with [`EnqueueError::Full`](crate::queue::EnqueueError::Full) (returned
-    /// to the caller, so not lost).
-    pub refused: u64,
-    /// Events abandoned at the shutdown deadline without a spool (dead-lettered).
-    pub abandoned: u64,
-    /// Attempts whose outcome is unknown (a timeout or a connection lost after the request
-    /// may have been sent): the event is retried, and Gamooga may hold it twice.
-    pub ambiguous: u64,
-    /// Requests in flight now.
-    pub in_flight: u64,
-    /// Events waiting for a retry now.
-    pub waiting_retry: u64,
+    /// Accepted events dead-lettered, every reason (see `dead_letters`).
+    pub dead_lettered: u64,
+    /// `dead_lettered` by reason.
+    pub dead_letters: DeadLetterCounts,
+    /// Accepted events left in the spool when the queue stopped (the next queue on the
+    /// spool delivers them).
+    pub still_spooled: u64,
     /// Events held now: queued, waiting for a retry, or in flight.
     pub depth: u64,
+    /// Events returned to the caller, never accepted: [`EnqueueError::Full`](crate::queue::EnqueueError::Full),
+    /// or [`EnqueueError::Spool`](crate::queue::EnqueueError::Spool).
+    pub refused: u64,
+    /// New events dropped by the overflow policy, never accepted (dead-lettered with
+    /// [`Overflow`](DeadLetterReason::Overflow), not in `dead_lettered`).
+    pub dropped: u64,
+    /// Attempts that failed and were scheduled again.
+    pub retried: u64,
+    /// Attempts whose outcome is unknown (a timeout or a connection lost after the request
+    /// may have been sent, or an attempt abandoned in flight at shutdown): Gamooga may hold
+    /// the event twice. Decided by [`Error::may_have_been_sent`](crate::Error::may_have_been_sent).
+    pub ambiguous: u64,
+    /// Times every delivery paused because the server asked (`429`/`503` with
+    /// `Retry-After`, or `429`).
+    pub backpressure_pauses: u64,
+    /// Times every delivery paused because the backend could not be resolved.
+    pub resolution_pauses: u64,
+    /// How long the current pause still lasts, if one does.
+    pub paused_for: Option<Duration>,
+    /// Since when deliveries fail without a success in between, if they do (transient
+    /// failures: unreachable, timeouts, 408/429/5xx, resolution).
+    pub failing_since: Option<SystemTime>,
+    /// The last transient failure (its message: the call and host, never values), kept after
+    /// recovery.
+    pub last_error: Option<String>,
+    /// Requests in flight now.
+    pub in_flight: u64,
+    /// How many requests may be in flight now.
+    pub in_flight_limit: u64,
+    /// Events waiting for a retry now.
+    pub waiting_retry: u64,
+    /// Spool rows of an earlier run not read back yet (they are read as room frees up).
+    pub spool_backlog: u64,
+    /// Dead letters the spool deleted past its bound.
+    pub dead_letters_pruned: u64,
     /// Delivery latency, `None` before the first delivery.
     pub latency: Option<Latency>,
+}
+
+impl QueueStats {
+    /// `delivered + dead_lettered + still_spooled + depth`: equal to `enqueued` at every
+    /// snapshot.
+    pub fn accounted(&self) -> u64 {
+        self.delivered + self.dead_lettered + self.still_spooled + self.depth
+    }
 }
 
 /// What [`Queue::shutdown`](crate::queue::Queue::shutdown) did.
@@ -62,10 +173,10 @@ pub struct ShutdownReport {
     pub delivered: u64,
     /// Attempts retried over the queue's life.
     pub retried: u64,
-    /// Events dead-lettered over the queue's life: failed, dropped by the overflow policy
-    /// and abandoned at the deadline.
+    /// Accepted events dead-lettered over the queue's life, every reason (the abandoned
+    /// ones included).
     pub dead_lettered: u64,
-    /// Of `dead_lettered`, those dropped by the overflow policy.
+    /// New events dropped by the overflow policy (never accepted; dead-lettered too).
     pub dropped: u64,
     /// Of `dead_lettered`, those abandoned at the deadline (memory queue only).
     pub abandoned: u64,
@@ -75,6 +186,9 @@ pub struct ShutdownReport {
     pub still_spooled: u64,
     /// Whether everything was delivered or dead-lettered before the deadline.
     pub completed: bool,
+    /// Every counter, as [`Queue::stats`](crate::queue::Queue::stats) gives them after the
+    /// shutdown.
+    pub stats: QueueStats,
 }
 
 const SUB_BITS: u32 = 4;
