@@ -275,12 +275,16 @@ async fn a_panicking_tracing_layer_stalls_nothing() {
 async fn duration_max_settings_never_panic_behind_a_queue() {
     let deliver = Scripted::new(|request: &Request, _| match user_of(request).as_str() {
         "busy" => Err(Error::Http {
+            call: gamooga_core::Endpoint::Evwid,
+            host: "backend.test".into(),
             status: 429,
             body: String::new(),
             attempts: 1,
             retry_after: Some(Duration::MAX),
         }),
         "down" => Err(Error::Http {
+            call: gamooga_core::Endpoint::Evwid,
+            host: "backend.test".into(),
             status: 503,
             body: String::new(),
             attempts: 1,
@@ -341,10 +345,17 @@ async fn duration_max_settings_never_panic_behind_a_queue() {
 // Resolution failures.
 
 fn unresolved() -> Error {
-    Error::Decode {
-        call: "newnaconf",
-        reason: "expected a JSON object".into(),
-        body: "<html>".into(),
+    // As the resolver makes it: a transient resolution failure, to be tried again at once
+    // (no time of its own, so the queue's pause floor applies).
+    Error::Resolve {
+        cause: Box::new(Error::Decode {
+            call: gamooga_core::Endpoint::CompanyInfo,
+            reason: "expected a JSON object".into(),
+            body: "<html>".into(),
+        }),
+        host: "config.test".into(),
+        retry_in: Duration::ZERO,
+        attempts: 1,
     }
 }
 
@@ -495,6 +506,8 @@ async fn a_429_without_retry_after_pauses_for_the_floor() {
         t.lock().unwrap().push((Instant::now(), user_of(request)));
         if n == 1 {
             Err(Error::Http {
+                call: gamooga_core::Endpoint::Evwid,
+                host: "backend.test".into(),
                 status: 429,
                 body: String::new(),
                 attempts: 1,

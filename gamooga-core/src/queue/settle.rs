@@ -81,16 +81,16 @@ pub struct Decision {
 /// ```
 /// use std::time::Duration;
 /// use gamooga_core::queue::{DeliveryRules, Outcome, Verdict, PauseCause};
-/// use gamooga_core::{Error, RetryPolicy};
+/// use gamooga_core::{Endpoint, Error, RetryPolicy};
 ///
 /// let rules = DeliveryRules::new(RetryPolicy::background());
-/// let busy = Error::Http { status: 429, body: String::new(), attempts: 1, retry_after: Some(Duration::from_secs(2)) };
+/// let busy = Error::Http { call: Endpoint::Evwid, host: "evbk.gamooga.com".into(), status: 429, body: String::new(), attempts: 1, retry_after: Some(Duration::from_secs(2)) };
 /// let d = rules.decide(Outcome::Failed(&busy), 1, Duration::ZERO);
 /// assert_eq!(d.verdict, Verdict::Retry(Duration::from_secs(2)));
 /// let pause = d.pause.unwrap();
 /// assert_eq!((pause.length, pause.cause), (Duration::from_secs(2), PauseCause::Backpressure));
 ///
-/// let bad = Error::Http { status: 400, body: String::new(), attempts: 1, retry_after: None };
+/// let bad = Error::Http { call: Endpoint::Evwid, host: "evbk.gamooga.com".into(), status: 400, body: String::new(), attempts: 1, retry_after: None };
 /// assert!(matches!(rules.decide(Outcome::Failed(&bad), 1, Duration::ZERO).verdict, Verdict::Dead(_)));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -236,6 +236,8 @@ mod tests {
 
     fn http(status: u16, retry_after: Option<Duration>) -> Error {
         Error::Http {
+            call: crate::call::Endpoint::Evwid,
+            host: "backend.test".into(),
             status,
             body: String::new(),
             attempts: 1,
@@ -300,10 +302,16 @@ mod tests {
     #[test]
     fn resolution_failures_wait_without_counting_until_the_budget_ends() {
         let r = rules();
-        let html = Error::Decode {
-            call: "newnaconf",
-            reason: "not JSON".into(),
-            body: "<html>".into(),
+        // The resolver says when it fetches again: here, nothing (zero), so the floor.
+        let html = Error::Resolve {
+            cause: Box::new(Error::Decode {
+                call: crate::call::Endpoint::CompanyInfo,
+                reason: "not JSON".into(),
+                body: "<html>".into(),
+            }),
+            host: "config.test".into(),
+            retry_in: Duration::ZERO,
+            attempts: 1,
         };
         // However many attempts were made, it waits: it is not an attempt.
         let d = r.decide(Outcome::Failed(&html), 3, Duration::from_secs(10));
@@ -323,6 +331,9 @@ mod tests {
         assert_eq!(d.verdict, Verdict::Dead(DeadLetterReason::Rejected));
         assert!(!d.transient);
         let timeout = Error::Timeout {
+            call: crate::call::Endpoint::Evwid,
+            host: "backend.test".into(),
+            phase: crate::error::Phase::Unknown,
             timeout: Duration::from_secs(1),
             attempts: 1,
         };

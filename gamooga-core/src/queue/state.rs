@@ -989,6 +989,8 @@ mod tests {
         st.wait_for_room();
         st.room_since = Some(Instant::now() + Duration::from_secs(3600));
         let busy = Error::Http {
+            call: crate::call::Endpoint::Evwid,
+            host: "backend.test".into(),
             status: 503,
             body: String::new(),
             attempts: 1,
@@ -1040,6 +1042,8 @@ mod tests {
         }
         assert!(matches!(st.start(0), Start::Go(_)));
         let busy = Error::Http {
+            call: crate::call::Endpoint::Evwid,
+            host: "backend.test".into(),
             status: 429,
             body: String::new(),
             attempts: 1,
