@@ -280,7 +280,7 @@ pub use gamooga_derive::{GamoogaEvent, GamoogaValue, VisitorProps};
 
 pub mod track;
 
-pub use track::{EventExt, VisitorPropsExt};
+pub use track::{Enqueuer, EventExt, Tracker, VisitorPropsExt};
 
 #[doc(hidden)]
 #[path = "private.rs"]
@@ -288,8 +288,9 @@ pub mod __private;
 
 /// The derives, the one-line send methods and the schema traits: `use gamooga::prelude::*;`.
 pub mod prelude {
+    // The one-line methods, sending and queueing (for the async and the blocking client
+    // and queue alike); they replace core's `queue::EnqueueEvent` here.
     pub use crate::track::{EventExt as _, VisitorPropsExt as _};
-    pub use gamooga_core::queue::EnqueueEvent as _;
     pub use gamooga_core::schema::{HasEventSchema, HasVisitorSchema, TrackingPlan};
     #[cfg(feature = "derive")]
     pub use gamooga_derive::{GamoogaEvent, GamoogaValue, VisitorProps};
