@@ -253,7 +253,8 @@ impl Enqueuer for blocking::Queue {
 /// let dry = Arc::new(DryRunTransport::new());
 /// let client = blocking::Client::new(Client::builder("acme").transport(dry.clone()))?;
 /// Login { method: "sso" }.track(&client, "user-42")?;
-/// assert_eq!(dry.requests().len(), 1);
+/// let sent = dry.requests().pop().unwrap();
+/// assert!(sent.query().starts_with("c=acme&u=user-42&e=login&ky=method&vl=sso&tp=s&tm="));
 /// # Ok(()) }
 /// ```
 pub trait EventExt: Event + Sync {
