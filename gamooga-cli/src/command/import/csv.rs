@@ -9,8 +9,9 @@
 //! A record is refused, and reading resumes on the line after its first one, when its
 //! quoting is broken:
 //!
-//! - it holds an odd number of `"` (a quote never closed, or a bare `"` inside an unquoted
-//!   field, which RFC 4180 does not allow);
+//! - a quote is never closed, a closing quote is followed by anything but the delimiter or
+//!   the end of the record, or an unquoted field holds a `"` (RFC 4180 allows none of these;
+//!   `csv-core` would read them leniently and, for the first two, run on into later lines);
 //! - it runs over several lines and has more or fewer fields than the header (a stray quote
 //!   closed by another one lines later);
 //! - it is longer than [`MAX_ROW_BYTES`].
@@ -144,8 +145,7 @@ impl<R: BufRead> CsvReader<R> {
             }
             Raw::Record(p) => p,
         };
-        let quotes = memchr::memchr_iter(b'"', &self.raw[parsed.body.clone()]).count();
-        if quotes % 2 == 1 {
+        if quoting_error(&self.raw[parsed.body.clone()], self.delimiter).is_some() {
             return Err(CliError::usage(format!(
                 "the CSV header (line {}) has broken quoting",
                 parsed.start.line
@@ -360,13 +360,13 @@ impl<R: BufRead> CsvReader<R> {
         };
         let body = &self.raw[parsed.body.clone()];
         let multiline = memchr::memchr(b'\n', body).is_some();
-        let odd_quotes = memchr::memchr_iter(b'"', body).count() % 2 == 1;
+        let bad_quote = quoting_error(body, self.delimiter);
         let expected = self.headers.len();
-        if odd_quotes || (multiline && parsed.fields != expected) {
-            let column = self.broken_field(body);
-            let reason = if odd_quotes {
-                "broken quoting: a quote that is never closed, or a bare `\"` inside an \
-                 unquoted field"
+        if bad_quote.is_some() || (multiline && parsed.fields != expected) {
+            let column = bad_quote.unwrap_or_else(|| self.broken_field(body));
+            let reason = if bad_quote.is_some() {
+                "broken quoting: a quote that is never closed, text right after a closing \
+                 quote, or a `\"` inside an unquoted field"
                     .to_owned()
             } else {
                 format!(
@@ -434,5 +434,240 @@ impl<R: BufRead> CsvReader<R> {
                 spans: &self.spans,
             }),
         })
+    }
+}
+
+/// Where a record's quoting breaks RFC 4180, as a 1-based field number: a quote never
+/// closed, a closing quote followed by anything but the delimiter or the record's end, or a
+/// `"` in an unquoted field. `None` when the quoting is sound. `body` is the record without
+/// its terminator.
+fn quoting_error(body: &[u8], delimiter: u8) -> Option<usize> {
+    let (mut field, mut i) = (1, 0);
+    loop {
+        if body.get(i) == Some(&b'"') {
+            i += 1;
+            loop {
+                let Some(close) = memchr::memchr(b'"', &body[i..]).map(|j| i + j) else {
+                    return Some(field); // never closed
+                };
+                if body.get(close + 1) == Some(&b'"') {
+                    i = close + 2; // an escaped quote
+                    continue;
+                }
+                i = close + 1;
+                break;
+            }
+            match body.get(i) {
+                None => return None,
+                Some(&b) if b == delimiter => {
+                    i += 1;
+                    field += 1;
+                }
+                Some(_) => return Some(field),
+            }
+        } else {
+            let end = memchr::memchr(delimiter, &body[i..]).map_or(body.len(), |j| i + j);
+            if memchr::memchr(b'"', &body[i..end]).is_some() {
+                return Some(field);
+            }
+            if end == body.len() {
+                return None;
+            }
+            i = end + 1;
+            field += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+
+    use super::*;
+
+    /// What a reader yields: rows as (line, offset, fields) or bad rows as (line, column).
+    #[derive(Debug, PartialEq)]
+    enum Got {
+        Row(u64, u64, Vec<String>),
+        Bad(u64, Option<String>),
+    }
+
+    fn read_all<R: BufRead>(reader: &mut CsvReader<R>) -> Vec<Got> {
+        let mut got = Vec::new();
+        loop {
+            match reader.next().unwrap() {
+                Next::Row { start, record, .. } => {
+                    let Record::Csv(row) = record else {
+                        unreachable!()
+                    };
+                    got.push(Got::Row(
+                        start.line,
+                        start.offset,
+                        row.iter().map(|(_, v)| v.to_owned()).collect(),
+                    ));
+                }
+                Next::Bad(bad) => got.push(Got::Bad(bad.start.line, bad.column)),
+                Next::End => return got,
+            }
+        }
+    }
+
+    fn reader(text: &str) -> CsvReader<Cursor<Vec<u8>>> {
+        CsvReader::new(Cursor::new(text.as_bytes().to_vec()), b',', None).unwrap()
+    }
+
+    fn row(line: u64, offset: u64, fields: &[&str]) -> Got {
+        Got::Row(line, offset, fields.iter().map(|f| f.to_string()).collect())
+    }
+
+    #[test]
+    fn rows_have_their_line_and_offset_with_crlf_bom_and_quoted_newlines() {
+        let text =
+            "\u{feff}id,text\r\n1,plain\r\n\r\n2,\"two\r\nlines\"\r\n3,\"a \"\"quote\"\"\"\r\n";
+        let mut r = reader(text);
+        assert_eq!(r.headers(), ["id", "text"]);
+        let got = read_all(&mut r);
+        let at = |needle: &str| text.find(needle).unwrap() as u64;
+        assert_eq!(
+            got,
+            [
+                row(2, at("1,plain"), &["1", "plain"]),
+                row(4, at("2,\""), &["2", "two\r\nlines"]),
+                row(6, at("3,\""), &["3", "a \"quote\""]),
+            ]
+        );
+        assert_eq!(r.position().offset, text.len() as u64);
+    }
+
+    #[test]
+    fn a_broken_quote_is_reported_and_reading_goes_on_at_the_next_line() {
+        let text = "id,a,b\n1,x,y\n2,\"open,y\n3,x,y\n4,x\"y,z\n5,x,y\n6,\"x\n";
+        let got = read_all(&mut reader(text));
+        assert_eq!(
+            got,
+            [
+                row(2, 7, &["1", "x", "y"]),
+                Got::Bad(3, Some("a".into())),
+                row(4, text.find("3,x").unwrap() as u64, &["3", "x", "y"]),
+                Got::Bad(5, Some("a".into())),
+                row(6, text.find("5,x").unwrap() as u64, &["5", "x", "y"]),
+                Got::Bad(7, Some("a".into())),
+            ]
+        );
+    }
+
+    #[test]
+    fn quoting_errors_name_their_field() {
+        let q = |s: &str| quoting_error(s.as_bytes(), b',');
+        assert_eq!(q(r#"a,"b,c",d"#), None);
+        assert_eq!(q(r#""a ""q"" b","",x"#), None);
+        assert_eq!(q("1,\"two\nlines\",3"), None);
+        assert_eq!(q(""), None);
+        assert_eq!(q(r#"a,"b"#), Some(2));
+        assert_eq!(q(r#"a,"b"c,d"#), Some(2));
+        assert_eq!(q(r#"a,b"c,d"#), Some(2));
+        assert_eq!(q(r#"a,b,5" screen"#), Some(3));
+    }
+
+    #[test]
+    fn wrong_field_counts_and_bad_utf8_are_bad_rows() {
+        let mut bytes = b"id,a\n1\n2,x,y\n3,".to_vec();
+        bytes.extend_from_slice(&[0xff, 0xfe]);
+        bytes.extend_from_slice(b"\n4,ok\n");
+        let mut r = CsvReader::new(Cursor::new(bytes), b',', None).unwrap();
+        assert_eq!(
+            read_all(&mut r),
+            [
+                Got::Bad(2, None),
+                Got::Bad(3, None),
+                Got::Bad(4, Some("a".into())),
+                row(5, 18, &["4", "ok"]),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unclosed_quote_never_reads_more_than_the_row_limit() {
+        // After the broken row, more than the limit of well-formed rows.
+        let mut text = String::from("id,v\n1,\"never closed\n");
+        let mut n = 2;
+        while text.len() < MAX_ROW_BYTES * 2 {
+            text.push_str(&format!("{n},value-{n}\n"));
+            n += 1;
+        }
+        let mut r = reader(&text);
+        let got = read_all(&mut r);
+        assert_eq!(got[0], Got::Bad(2, Some("v".into())));
+        // Every later row is read, in order, with its own line number.
+        assert_eq!(got.len() as u64, n - 1);
+        for (i, g) in got[1..].iter().enumerate() {
+            let k = i as u64 + 2;
+            let Got::Row(line, _, fields) = g else {
+                panic!("{g:?}")
+            };
+            assert_eq!((*line, fields[0].as_str()), (k + 1, k.to_string().as_str()));
+        }
+        assert!(
+            r.raw.capacity() <= 2 * MAX_ROW_BYTES + 64 * 1024,
+            "{}",
+            r.raw.capacity()
+        );
+    }
+
+    #[test]
+    fn one_line_over_the_limit_is_skipped() {
+        let text = format!("id,v\n1,{}\n2,ok\n", "x".repeat(MAX_ROW_BYTES + 10));
+        let got = read_all(&mut reader(&text));
+        assert_eq!(got.len(), 2);
+        assert!(matches!(got[0], Got::Bad(2, _)));
+        assert_eq!(got[1], row(3, (text.len() - 5) as u64, &["2", "ok"]));
+    }
+
+    #[test]
+    fn starting_at_a_row_end_reads_the_same_rows_as_reading_through() {
+        let text = "id,v\r\n1,a\r\n2,\"b\r\nb\"\r\n3,c\n4,d\n";
+        let mut full = reader(text);
+        let mut ends = Vec::new();
+        let mut all = Vec::new();
+        while let Next::Row { end, record, .. } = full.next().unwrap() {
+            let Record::Csv(row) = record else {
+                unreachable!()
+            };
+            all.push(row.iter().map(|(_, v)| v.to_owned()).collect::<Vec<_>>());
+            ends.push(end);
+        }
+        for (k, end) in ends.iter().enumerate() {
+            let rest = text.as_bytes()[end.offset as usize..].to_vec();
+            let mut r = CsvReader::new(
+                Cursor::new(rest),
+                b',',
+                Some((vec!["id".into(), "v".into()], *end)),
+            )
+            .unwrap();
+            let got = read_all(&mut r);
+            let fields: Vec<Vec<String>> = got
+                .iter()
+                .map(|g| match g {
+                    Got::Row(_, _, f) => f.clone(),
+                    bad => panic!("{bad:?}"),
+                })
+                .collect();
+            assert_eq!(fields, all[k + 1..], "from {end}");
+            // Line numbers and offsets are the file's, not the slice's.
+            if let Some(Got::Row(line, offset, _)) = got.first() {
+                let expected = full_positions(text)[k + 1];
+                assert_eq!((*line, *offset), expected);
+            }
+        }
+    }
+
+    fn full_positions(text: &str) -> Vec<(u64, u64)> {
+        read_all(&mut reader(text))
+            .into_iter()
+            .map(|g| match g {
+                Got::Row(l, o, _) => (l, o),
+                bad => panic!("{bad:?}"),
+            })
+            .collect()
     }
 }
