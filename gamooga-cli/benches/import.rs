@@ -36,7 +36,7 @@ fn event(seq: u64) -> CustomEvent {
             .number("amount", seq as f64 * 0.5)
             .expect("finite")
             .string("sku", format!("SKU-{}", seq % 97))
-            .boolean("gift", seq % 2 == 0),
+            .boolean("gift", seq.is_multiple_of(2)),
     )
 }
 
@@ -48,7 +48,7 @@ fn write_ndjson(path: &Path, rows: u64) {
             r#"{{"user_id":"user-{i}","seq":{i},"amount":{},"sku":"SKU-{}","gift":{}}}"#,
             i as f64 * 0.5,
             i % 97,
-            i % 2 == 0
+            i.is_multiple_of(2)
         )
         .unwrap();
     }
@@ -64,7 +64,7 @@ fn write_csv(path: &Path, rows: u64) {
             "user-{i},{i},{},SKU-{},{},\"a note, quoted\"",
             i as f64 * 0.5,
             i % 97,
-            i % 2 == 0
+            i.is_multiple_of(2)
         )
         .unwrap();
     }

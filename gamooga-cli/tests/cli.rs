@@ -26,7 +26,7 @@ const PROPS: [&str; 7] = [
     "note=1:n:s",
 ];
 
-fn with_props<'a>(args: &mut Vec<&'a str>) {
+fn with_props(args: &mut Vec<&str>) {
     for p in PROPS {
         args.push("-p");
         args.push(p);

@@ -182,7 +182,7 @@ type Input = BufReader<Counted<Box<dyn Read + Send>>>;
 
 /// A reader of rows of either format.
 pub enum Source {
-    Csv(CsvReader<Input>),
+    Csv(Box<CsvReader<Input>>),
     Ndjson(NdjsonReader<Input>),
 }
 
@@ -223,9 +223,11 @@ pub fn open(
         }
         let stdin: Box<dyn Read + Send> = Box::new(io::stdin());
         let source = match format {
-            Format::Csv | Format::Tsv => {
-                Source::Csv(CsvReader::new(input(stdin, &read), delimiter, None)?)
-            }
+            Format::Csv | Format::Tsv => Source::Csv(Box::new(CsvReader::new(
+                input(stdin, &read),
+                delimiter,
+                None,
+            )?)),
             Format::Ndjson => Source::Ndjson(NdjsonReader::new(input(stdin, &read), RowPos::START)),
         };
         return Ok(Opened {
@@ -275,7 +277,7 @@ pub fn open(
                     Some((headers, start)),
                 )?;
             }
-            Source::Csv(reader)
+            Source::Csv(Box::new(reader))
         }
         Format::Ndjson => Source::Ndjson(NdjsonReader::new(input(at(start.offset)?, &read), start)),
     };

@@ -126,6 +126,8 @@ impl Deliver for Tracker {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
 
     #[test]
@@ -143,8 +145,9 @@ mod tests {
         held.hold(7, b);
         held.hold(9, a);
         assert_eq!(held.held(), 3);
-        assert!(held.dead(7).is_some());
-        assert_eq!(held.settle(7, true).map(|p| p.line).is_some(), true);
+        let first = held.dead(7).expect("a row with key 7");
+        let second = held.settle(7, true).expect("the other row with key 7");
+        assert_eq!(BTreeSet::from([first, second]), BTreeSet::from([a, b]));
         assert_eq!(held.dead(7), None, "both rows with key 7 are settled");
         assert_eq!(held.other_settled.load(Ordering::Relaxed), 1);
         assert_eq!(held.delivered.load(Ordering::Relaxed), 1);
