@@ -19,31 +19,42 @@ pub const ENV_BACKEND: &str = "GAMOOGA_BACKEND";
 #[derive(Debug, Clone, Args)]
 pub struct ConnectionArgs {
     /// The company id, from your Gamooga account section [env: GAMOOGA_COMPANY_ID]
-    #[arg(long, global = true, value_name = "ID")]
+    #[arg(long, global = true, help_heading = "Connection", value_name = "ID")]
     pub company: Option<String>,
 
     /// Where the company information is fetched (default https://cdn-jp.gsecondscreen.com)
     /// [env: GAMOOGA_CONFIG_URL]
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(long, global = true, help_heading = "Connection", value_name = "URL")]
     pub config_url: Option<String>,
 
     /// A fixed backend host[:port]: calls go there and the company information is never
     /// fetched [env: GAMOOGA_BACKEND]
-    #[arg(long, global = true, value_name = "HOST[:PORT]")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Connection",
+        value_name = "HOST[:PORT]"
+    )]
     pub backend: Option<String>,
 
     /// Allow plain http to hosts other than loopback (event data would cross the network
     /// unencrypted)
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Connection")]
     pub allow_insecure_http: bool,
 
     /// How user-id events are sent: evwid (GET), or evwidj (POST) when the URL would pass
     /// 2,000 bytes (auto)
-    #[arg(long, global = true, value_enum, default_value_t = EvwidArg::Auto, value_name = "MODE")]
+    #[arg(long, global = true, help_heading = "Connection", value_enum, default_value_t = EvwidArg::Auto, value_name = "MODE")]
     pub evwid: EvwidArg,
 
     /// Seconds to wait for one answer
-    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 10.0)]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Connection",
+        value_name = "SECONDS",
+        default_value_t = 10.0
+    )]
     pub timeout: f64,
 }
 

@@ -27,7 +27,7 @@ Configuration: flags first, then GAMOOGA_COMPANY_ID, GAMOOGA_CONFIG_URL, GAMOOGA
 Exit status: 0 done; 1 a call or some rows failed; 2 bad usage or configuration; 130 interrupted.")]
 pub struct Cli {
     /// Print one JSON object per result (stable field names) instead of text for people
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Output")]
     pub json: bool,
 
     #[command(flatten)]
@@ -41,6 +41,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Send one event (evwid, evwidj, ev, evvprwid) or visitor properties (vpr)
+    #[command(long_about = send::LONG_ABOUT)]
     Send(send::SendArgs),
     /// Look up (or create) the visitor id of a user, or link a user to a visitor (id)
     Identify(identify::IdentifyArgs),
@@ -48,6 +49,7 @@ pub enum Command {
     Resolve(resolve::ResolveArgs),
     /// Import a CSV or NDJSON file (or standard input): one event or visitor-property push
     /// per row, through the spooled delivery queue
+    #[command(long_about = import::LONG_ABOUT)]
     Import(import::ImportArgs),
     /// Look into a spool file: stats, dead letters, replay, purge
     #[command(subcommand)]

@@ -13,19 +13,22 @@ use crate::record::Recorder;
 use crate::time_arg::parse_time;
 use crate::value::{parse_prop, PropArg};
 
-/// Send one event (by user id or visitor id), optionally with visitor properties.
-///
-/// The call is chosen as the SDK chooses it: --user sends evwid (evwidj, POST, when the URL
-/// would be long), --user with --visitor-prop sends evvprwid, --visitor sends ev (and vpr
-/// for visitor properties); no EVENT with --visitor and --visitor-prop sends vpr alone.
-///
-/// A property is NAME=VALUE, split at the first `=`. Its datatype is inferred: a plain
-/// decimal (12, -3.5) is a number (n), true/false a boolean (b), anything else text (s).
-/// Give it explicitly with a final :s, :n or :b (amount=12:s sends the text "12"). Only a
-/// final :s, :n or :b is a type, so a value that itself ends in one needs an explicit type
-/// (note=1:n:s sends the text "1:n").
+/// The long help of the subcommand.
+pub const LONG_ABOUT: &str = "\
+Send one event (by user id or visitor id), optionally with visitor properties.
+
+The call is chosen as the SDK chooses it: --user sends evwid (evwidj, POST, when the URL
+would be long), --user with --visitor-prop sends evvprwid, --visitor sends ev (and vpr
+for visitor properties); no EVENT with --visitor and --visitor-prop sends vpr alone.
+
+A property is NAME=VALUE, split at the first `=`. Its datatype is inferred: a plain
+decimal (12, -3.5) is a number (n), true/false a boolean (b), anything else text (s).
+Give it explicitly with a final :s, :n or :b (amount=12:s sends the text \"12\"). Only a
+final :s, :n or :b is a type, so a value that itself ends in one needs an explicit type
+(note=1:n:s sends the text \"1:n\").";
+
+/// The arguments of `gamooga send`; [`LONG_ABOUT`] says what they mean.
 #[derive(Debug, Args)]
-#[command(verbatim_doc_comment)]
 pub struct SendArgs {
     /// The event name (leave it out to push visitor properties alone, with --visitor)
     pub event: Option<String>,

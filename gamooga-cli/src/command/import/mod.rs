@@ -53,24 +53,27 @@ use crate::config::ConnectionArgs;
 use crate::error::{CliError, Exit};
 use crate::output::{shell_quote, Output};
 
-/// Import a CSV or NDJSON file: each row becomes an event (or, with --visitor-props, a
-/// visitor-property push) sent through the SDK's delivery queue with an on-disk spool.
-///
-/// Columns: the user id is --user-col (default user_id), or the visitor id --visitor-col;
-/// the event name is --event NAME or --event-col COLUMN; the time --time-col (RFC 3339 or
-/// Unix milliseconds; default: when the row is read). Every other column is a property: in
-/// CSV its datatype is inferred (a plain decimal is n, true/false b, else s; an empty field
-/// is left out); in NDJSON the JSON type gives it (string s, number n, boolean b; null is
-/// left out). --types amount=n,zip=s sets datatypes explicitly.
-///
-/// Rows that cannot be sent (bad quoting, bad JSON, a missing id, a value that does not fit
-/// its type) and rows Gamooga refuses go to FILE.rejects.ndjson with their line and reason;
-/// the other rows go on. The exit status is 1 when any row failed.
-///
-/// The spool (FILE.gamooga-spool) keeps every accepted row until Gamooga answered 200.
-/// After Ctrl-C, the command to go on where it stopped is printed.
+/// The long help of the subcommand.
+pub const LONG_ABOUT: &str = "\
+Import a CSV or NDJSON file: each row becomes an event (or, with --visitor-props, a
+visitor-property push) sent through the SDK's delivery queue with an on-disk spool.
+
+Columns: the user id is --user-col (default user_id), or the visitor id --visitor-col;
+the event name is --event NAME or --event-col COLUMN; the time --time-col (RFC 3339 or
+Unix milliseconds; default: when the row is read). Every other column is a property: in
+CSV its datatype is inferred (a plain decimal is n, true/false b, else s; an empty field
+is left out); in NDJSON the JSON type gives it (string s, number n, boolean b; null is
+left out). --types amount=n,zip=s sets datatypes explicitly.
+
+Rows that cannot be sent (bad quoting, bad JSON, a missing id, a value that does not fit
+its type) and rows Gamooga refuses go to FILE.rejects.ndjson with their line and reason;
+the other rows go on. The exit status is 1 when any row failed.
+
+The spool (FILE.gamooga-spool) keeps every accepted row until Gamooga answered 200.
+After Ctrl-C, the command to go on where it stopped is printed.";
+
+/// The arguments of `gamooga import`; [`LONG_ABOUT`] says what they mean.
 #[derive(Debug, Args)]
-#[command(verbatim_doc_comment)]
 #[command(group(ArgGroup::new("rows").args(["event", "event_col", "visitor_props"]).required(true)))]
 pub struct ImportArgs {
     /// The file to import, or - for standard input (then --format is needed)
