@@ -433,6 +433,30 @@ async fn rows_gamooga_refuses_are_dead_letters_with_their_line_and_the_spool_ten
         .join("other.ndjson.gamooga-spool")
         .display()
         .to_string();
+    // --mark-only makes the dead letters pending without sending anything.
+    let calls_before = emu.calls().len();
+    let output = gamooga(&emu)
+        .args(["--json", "spool", "replay", &other_spool, "--mark-only"])
+        .output()
+        .unwrap();
+    assert_eq!(json_lines(&output)[0]["marked_pending"], 2);
+    assert_eq!(emu.calls().len(), calls_before, "--mark-only sends nothing");
+    let output = gamooga(&emu)
+        .args(["--json", "spool", "stats", &other_spool])
+        .output()
+        .unwrap();
+    let stats = &json_lines(&output)[0];
+    assert_eq!(
+        (stats["pending"].as_u64(), stats["dead_letters"].as_u64()),
+        (Some(2), Some(0))
+    );
+    // Refused again: dead letters again, and the exit status says so.
+    emu.fail_next(2, 422);
+    let output = gamooga(&emu)
+        .args(["spool", "replay", &other_spool])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
     let output = gamooga(&emu)
         .args(["--json", "spool", "purge", &other_spool, "--yes"])
         .output()
