@@ -7,7 +7,8 @@
 //!   line), maps them to requests with the SDK's call builders ([`mapping`]) and hands them
 //!   over a bounded channel, so memory does not grow with the file;
 //! - the main task paces them (`--rate`), notes which row each request is ([`tracker`]) and
-//!   enqueues them (many enqueues in flight, so the spool's group commit batches them),
+//!   enqueues them (up to 512 enqueues in flight, polled in place, so the spool's group
+//!   commit batches them),
 //!   never holding more rows than the queue's capacity;
 //! - rows refused by the reader or the SDK's checks, and dead letters, go to the rejects
 //!   file ([`rejects`]) with their line;
@@ -20,7 +21,7 @@
 //! TODO(resume, after the spool rework): a checkpoint committed with each spool row, so that
 //! running the same command again after any stop (SIGKILL included) skips the rows already
 //! accepted without `--start-at`. The pieces are here: every accepted row has a known
-//! position (`Slot::end`), and [`source::open`] starts reading at any row position.
+//! position (`Settled::end`), and [`source::open`] starts reading at any row position.
 
 mod csv;
 mod mapping;
@@ -30,19 +31,22 @@ mod rejects;
 pub mod source;
 mod tracker;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use clap::{ArgGroup, Args};
+use futures_util::stream::{FuturesOrdered, StreamExt};
+use futures_util::FutureExt;
 use gamooga::queue::{DeadLetter, EnqueueError, Queue, QueueConfig};
 use gamooga::spool::Spool;
 use gamooga::{DataType, Request};
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
 
 use self::mapping::{EventName, Identity, Kind, Mapping};
 use self::progress::{Progress, Sample};
@@ -197,10 +201,38 @@ enum Item {
     Failed(CliError),
 }
 
-/// A row handed over, until its enqueue is known to have succeeded (or it was refused).
-struct Slot {
+/// A row handed over, once its enqueue finished (or at once when it was refused): where
+/// it ends, its request's key, and whether the queue accepted it.
+struct Settled {
     end: RowPos,
-    enqueue: Option<(u64, JoinHandle<Result<(), EnqueueError>>)>,
+    key: Option<u64>,
+    result: Result<(), EnqueueError>,
+}
+
+/// The rows handed over, in file order: polled in place (no task per row).
+type Window = FuturesOrdered<Pin<Box<dyn Future<Output = Settled> + Send>>>;
+
+/// Retires a row: advances the watermark past every row handled in order.
+fn retire(
+    done: Settled,
+    held: &Held,
+    watermark: &mut RowPos,
+    accepted: &mut u64,
+    fatal: &mut Option<CliError>,
+) {
+    match (done.key, done.result) {
+        (Some(k), Err(e)) => {
+            held.release(k);
+            fatal.get_or_insert(CliError::failed(format!("a row could not be queued: {e}")));
+        }
+        (key, Ok(())) => {
+            *accepted += u64::from(key.is_some());
+            if fatal.is_none() {
+                *watermark = done.end;
+            }
+        }
+        (None, Err(_)) => unreachable!("refused rows are not enqueued"),
+    }
 }
 
 /// Where the import's files go.
@@ -543,45 +575,9 @@ pub async fn run(args: ImportArgs, conn: &ConnectionArgs, out: Output) -> Result
     let (mut accepted, mut invalid) = (0u64, 0u64);
     let mut interrupted = false;
     let mut fatal: Option<CliError> = None;
-    let mut window: VecDeque<Slot> = VecDeque::new();
+    let mut window = Window::new();
     let mut sent = 0u64;
     let paced_from = Instant::now();
-
-    // Retires finished slots: advances the watermark past every row handled in order.
-    async fn retire(
-        slot: Slot,
-        held: &Held,
-        watermark: &mut RowPos,
-        accepted: &mut u64,
-        fatal: &mut Option<CliError>,
-    ) {
-        let Some((k, handle)) = slot.enqueue else {
-            if fatal.is_none() {
-                *watermark = slot.end;
-            }
-            return;
-        };
-        let result = match handle.await {
-            Ok(result) => result,
-            Err(e) => {
-                held.release(k);
-                fatal.get_or_insert(CliError::failed(format!("an enqueue task failed: {e}")));
-                return;
-            }
-        };
-        match result {
-            Ok(()) => {
-                *accepted += 1;
-                if fatal.is_none() {
-                    *watermark = slot.end;
-                }
-            }
-            Err(e) => {
-                held.release(k);
-                fatal.get_or_insert(CliError::failed(format!("a row could not be queued: {e}")));
-            }
-        }
-    }
 
     'rows: loop {
         // Never more rows in the queue than it holds: an enqueue then never waits for room.
@@ -613,10 +609,11 @@ pub async fn run(args: ImportArgs, conn: &ConnectionArgs, out: Output) -> Result
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .bad_row(&bad);
-                window.push_back(Slot {
+                window.push_back(Box::pin(std::future::ready(Settled {
                     end: bad.end,
-                    enqueue: None,
-                });
+                    key: None,
+                    result: Ok(()),
+                })));
             }
             Some(Item::Refused {
                 start,
@@ -631,7 +628,11 @@ pub async fn run(args: ImportArgs, conn: &ConnectionArgs, out: Output) -> Result
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .refused(start, column.as_deref(), &reason, row);
-                window.push_back(Slot { end, enqueue: None });
+                window.push_back(Box::pin(std::future::ready(Settled {
+                    end,
+                    key: None,
+                    result: Ok(()),
+                })));
             }
             Some(Item::Request {
                 start,
@@ -650,20 +651,28 @@ pub async fn run(args: ImportArgs, conn: &ConnectionArgs, out: Output) -> Result
                 let k = key(&request);
                 held.hold(k, start);
                 let q = queue.clone();
-                let handle = tokio::spawn(async move { q.enqueue(request).await });
-                window.push_back(Slot {
-                    end,
-                    enqueue: Some((k, handle)),
-                });
+                window.push_back(Box::pin(async move {
+                    let result = q.enqueue(request).await;
+                    Settled {
+                        end,
+                        key: Some(k),
+                        result,
+                    }
+                }));
             }
         }
-        while let Some(front) = window.front() {
-            let finished = front.enqueue.as_ref().is_none_or(|(_, h)| h.is_finished());
-            if !finished && window.len() <= WINDOW {
-                break;
-            }
-            let slot = window.pop_front().expect("front exists");
-            retire(slot, &held, &mut watermark, &mut accepted, &mut fatal).await;
+        // Polling the window drives the enqueues; finished rows retire in order.
+        loop {
+            let done = if window.len() > WINDOW {
+                window.next().await
+            } else {
+                match window.next().now_or_never() {
+                    Some(done) => done,
+                    None => break,
+                }
+            };
+            let Some(done) = done else { break };
+            retire(done, &held, &mut watermark, &mut accepted, &mut fatal);
         }
         if fatal.is_some() {
             break;
@@ -672,8 +681,8 @@ pub async fn run(args: ImportArgs, conn: &ConnectionArgs, out: Output) -> Result
     drop(rx);
     // Every enqueue started finishes (none waits for room), so every row before the
     // watermark is accepted or refused.
-    for slot in window.drain(..) {
-        retire(slot, &held, &mut watermark, &mut accepted, &mut fatal).await;
+    while let Some(done) = window.next().await {
+        retire(done, &held, &mut watermark, &mut accepted, &mut fatal);
     }
     let reached_end = !interrupted && fatal.is_none();
     if reached_end {
