@@ -402,12 +402,18 @@ pub use track::{Enqueuer, EventExt, Tracker, VisitorPropsExt};
 #[path = "private.rs"]
 pub mod __private;
 
-/// The derives, the one-line send methods and the schema traits: `use gamooga::prelude::*;`.
+/// The derives, the one-line send methods, the schema traits, and the types a service's setup
+/// names (`Client`, `Queue`, `QueueConfig`, `Overflow`, `Properties`, `EnqueueError`):
+/// `use gamooga::prelude::*;`.
 pub mod prelude {
     // The one-line methods, sending and queueing (for the async and the blocking client
     // and queue alike); they replace core's `queue::EnqueueEvent` here.
     pub use crate::track::{EventExt as _, VisitorPropsExt as _};
+    // What the README's snippets and a service's setup name (not `Error` and `Result`,
+    // which would shadow the standard library's names in a glob import).
+    pub use gamooga_core::queue::{Overflow, Queue, QueueConfig};
     pub use gamooga_core::schema::{HasEventSchema, HasVisitorSchema, TrackingPlan};
+    pub use gamooga_core::{Client, EnqueueError, Properties};
     #[cfg(feature = "derive")]
     pub use gamooga_derive::{GamoogaEvent, GamoogaValue, VisitorProps};
 }

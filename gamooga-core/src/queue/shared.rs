@@ -41,6 +41,8 @@ pub(super) struct Shared {
     /// Wakes `flush` (and `shutdown`) waiters.
     pub(super) changed: Notify,
     pub(super) worker: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The queue of a disabled client: events are checked, counted and dropped.
+    pub(super) disabled: bool,
 }
 
 impl Shared {
@@ -50,6 +52,7 @@ impl Shared {
         deliverer: Arc<dyn Deliver>,
         store: Store,
         state: State,
+        disabled: bool,
     ) -> Self {
         Shared {
             calls,
@@ -64,6 +67,7 @@ impl Shared {
             room: Notify::new(),
             changed: Notify::new(),
             worker: Mutex::new(None),
+            disabled,
         }
     }
 
@@ -263,7 +267,13 @@ impl Shared {
     /// The counters.
     pub(super) fn stats(&self) -> crate::queue::QueueStats {
         let pruned = self.store.pruned();
-        self.lock().stats(pruned)
+        let mut stats = self.lock().stats(pruned);
+        let counted = self.calls.stats();
+        stats.before_send_dropped = counted.before_send_dropped;
+        stats.disabled_dropped = counted.disabled_dropped;
+        stats.identify_lookups = counted.identify_lookups;
+        stats.identify_cache_hits = counted.identify_cache_hits;
+        stats
     }
 }
 
