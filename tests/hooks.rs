@@ -76,7 +76,10 @@ async fn the_hook_adds_default_properties_and_redacts_in_every_call() {
         email: "alice@example.com",
     };
     purchase.track(&client, "user-42").await.unwrap();
-    purchase.track_with(&client, "user-42", &profile).await.unwrap();
+    purchase
+        .track_with(&client, "user-42", &profile)
+        .await
+        .unwrap();
     let visitor = client.identify("user-42").await.unwrap();
     purchase.track_visitor(&client, &visitor).await.unwrap();
     profile.push(&client, &visitor).await.unwrap();
@@ -100,7 +103,11 @@ async fn the_hook_adds_default_properties_and_redacts_in_every_call() {
     }
     for call in &calls[..3] {
         // The event's own fields first, in declaration order, then the defaults.
-        let names: Vec<&str> = call.event_properties.iter().map(|p| p.name.as_str()).collect();
+        let names: Vec<&str> = call
+            .event_properties
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
         assert_eq!(
             names,
             ["sku", "amount", "email", "app_version", "env"],
@@ -141,7 +148,10 @@ async fn the_get_limit_is_checked_after_the_hook() {
     // Without the hook the event is too long for a GET; redacted, it is short.
     assert_eq!(calls[0].endpoint, "evwidj");
     assert_eq!(calls[1].endpoint, "evwid");
-    assert_eq!(property(&calls[1], "email"), Some(("[redacted]".into(), 's')));
+    assert_eq!(
+        property(&calls[1], "email"),
+        Some(("[redacted]".into(), 's'))
+    );
 }
 
 #[tokio::test]
@@ -197,7 +207,10 @@ async fn dropped_events_are_counted_and_never_sent_or_queued() {
         3,
         "the queue counts its own"
     );
-    assert!(emu.events().iter().all(|c| c.event.as_deref() == Some("purchase")));
+    assert!(emu
+        .events()
+        .iter()
+        .all(|c| c.event.as_deref() == Some("purchase")));
 }
 
 #[test]
@@ -338,7 +351,11 @@ async fn an_enqueue_error_converts_into_gamooga_error_keeping_the_request() {
         .build()
         .unwrap();
     let queue = client
-        .queue(QueueConfig::default().capacity(1).overflow(Overflow::Refuse))
+        .queue(
+            QueueConfig::default()
+                .capacity(1)
+                .overflow(Overflow::Refuse),
+        )
         .unwrap();
     // Input refused: the same `InvalidInput` a direct call gives.
     assert!(matches!(
@@ -354,7 +371,10 @@ async fn an_enqueue_error_converts_into_gamooga_error_keeping_the_request() {
     ));
     assert!(full.to_string().contains("full"), "{full}");
     let debug = format!("{full:?}");
-    assert!(debug.contains("Enqueue") && !debug.contains("user-2"), "{debug}");
+    assert!(
+        debug.contains("Enqueue") && !debug.contains("user-2"),
+        "{debug}"
+    );
     let request = full.clone().into_request().unwrap();
     assert_eq!(request.endpoint(), Endpoint::Evwid);
     assert!(request.query().starts_with("c=acme&u=user-2&e=purchase"));
@@ -366,9 +386,5 @@ async fn an_enqueue_error_converts_into_gamooga_error_keeping_the_request() {
         closed.enqueue_error(),
         Some(EnqueueError::Closed { .. })
     ));
-    assert!(closed
-        .into_request()
-        .unwrap()
-        .query()
-        .contains("u=user-3"));
+    assert!(closed.into_request().unwrap().query().contains("u=user-3"));
 }

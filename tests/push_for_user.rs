@@ -84,7 +84,10 @@ async fn pushes_by_user_id_look_the_visitor_up_once_per_user() {
     let report = queue.shutdown(Duration::from_secs(10)).await;
     assert_eq!((report.delivered, report.dead_lettered), (3, 0));
     assert_eq!(
-        (report.stats.identify_lookups, report.stats.identify_cache_hits),
+        (
+            report.stats.identify_lookups,
+            report.stats.identify_cache_hits
+        ),
         (2, 1)
     );
     assert_eq!(calls_to(&emu, "id").len(), 2);
@@ -131,7 +134,10 @@ async fn a_push_enqueued_during_an_outage_waits_and_is_delivered_after_it() {
     // The lookup fails, attempt after attempt; nothing is lost.
     until(&queue, |s| s.retried >= 3).await;
     let stats = queue.stats();
-    assert_eq!((stats.delivered, stats.dead_lettered, stats.depth), (0, 0, 1));
+    assert_eq!(
+        (stats.delivered, stats.dead_lettered, stats.depth),
+        (0, 0, 1)
+    );
     assert!(stats.identify_lookups >= 3, "{stats:?}");
     assert!(stats.last_error.unwrap().starts_with("id at "));
     emu.come_up().await.unwrap();
@@ -231,7 +237,11 @@ async fn with_the_spool_a_push_by_user_id_survives_a_restart() {
     assert!(queue.flush_timeout(Duration::from_secs(30)).await);
     let report = queue.shutdown(Duration::from_secs(5)).await;
     assert_eq!(
-        (report.stats.replayed, report.delivered, report.still_spooled),
+        (
+            report.stats.replayed,
+            report.delivered,
+            report.still_spooled
+        ),
         (1, 1, 0)
     );
     assert_eq!(report.stats.identify_lookups, 1);

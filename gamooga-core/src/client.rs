@@ -247,6 +247,25 @@ impl Client {
         settings.build_on(self.inner.transport.clone())
     }
 
+    /// The transport calls go through: with the default, a reqwest client and its pool of
+    /// keep-alive connections. Pass it to another client's
+    /// [`ClientBuilder::transport`] to share the pool while configuring that client
+    /// freely (its own config URL or fixed backend); [`for_company`](Self::for_company)
+    /// does this with the same settings.
+    ///
+    /// ```
+    /// use gamooga_core::Client;
+    /// let acme = Client::builder("acme").build()?;
+    /// let globex = Client::builder("globex")
+    ///     .backend("evbk-2.example.com")
+    ///     .transport(acme.transport().clone()) // the same connection pool
+    ///     .build()?;
+    /// # Ok::<(), gamooga_core::Error>(())
+    /// ```
+    pub fn transport(&self) -> &Arc<dyn Transport> {
+        &self.inner.transport
+    }
+
     /// Where the backend comes from: fixed, or fetched from the company information at
     /// which URL. ([`backend`](Self::backend) resolves it.)
     ///
