@@ -75,6 +75,7 @@
 mod client;
 mod config;
 mod deliver;
+pub mod metrics;
 mod settle;
 mod shared;
 mod state;
@@ -191,18 +192,16 @@ impl Queue {
         if let Some(first) = opened.first {
             let _ = state.replayed(Ok(first));
         }
+        let metrics = Arc::new(metrics::QueueMetrics::new(calls.company_id()));
+        let deliverer = metrics::timed(Arc::new(deliverer), &metrics);
         let shared = Arc::new(Shared::new(
-            calls,
-            config,
-            Arc::new(deliverer),
-            opened.store,
-            state,
-            disabled,
+            calls, config, deliverer, opened.store, state, disabled, metrics,
         ));
         let intake: Weak<dyn Intake> = Arc::downgrade(&shared) as Weak<dyn Intake>;
         shared.store.set_intake(intake);
         let worker = runtime.spawn(deliver::run(shared.clone()));
         *shared.worker.lock().unwrap_or_else(|e| e.into_inner()) = Some(worker);
+        metrics::spawn_exporter(&runtime, Arc::downgrade(&shared));
         Ok(Queue {
             handle: Arc::new(Handle { shared }),
         })
@@ -609,6 +608,7 @@ impl Queue {
         // Nothing writes to the spool after this: another queue may take it over.
         shared.store.release();
         shared.changed.notify_waiters();
+        shared.stop_metrics();
         let s = shared.stats();
         ShutdownReport {
             delivered: s.delivered,
@@ -626,6 +626,14 @@ impl Queue {
     /// A snapshot of the live counters (see [`QueueStats`] for the identity they keep).
     pub fn stats(&self) -> QueueStats {
         self.shared().stats()
+    }
+
+    /// Exports the counters and gauges through the `metrics` facade now, rather than at the
+    /// next second (see [`metrics`](self::metrics) for the names). Does nothing once the queue
+    /// stopped (its last export was made then).
+    #[cfg(feature = "metrics")]
+    pub fn export_metrics(&self) {
+        self.shared().export_metrics();
     }
 }
 

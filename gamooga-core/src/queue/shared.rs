@@ -11,6 +11,7 @@ use tokio::sync::Notify;
 use crate::call::Calls;
 use crate::dead_letter::{DeadLetter, DeadLetterReason};
 use crate::queue::config::QueueConfig;
+use crate::queue::metrics::QueueMetrics;
 use crate::queue::settle::{DeliveryRules, PauseCause};
 use crate::queue::state::{DeadJob, Effects, HealthLog, State};
 use crate::queue::store::{Commit, Intake, Store};
@@ -43,6 +44,8 @@ pub(super) struct Shared {
     pub(super) worker: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// The queue of a disabled client: events are checked, counted and dropped.
     pub(super) disabled: bool,
+    /// The `metrics` export (nothing without the feature).
+    pub(super) metrics: Arc<QueueMetrics>,
 }
 
 impl Shared {
@@ -53,6 +56,7 @@ impl Shared {
         store: Store,
         state: State,
         disabled: bool,
+        metrics: Arc<QueueMetrics>,
     ) -> Self {
         Shared {
             calls,
@@ -68,6 +72,7 @@ impl Shared {
             changed: Notify::new(),
             worker: Mutex::new(None),
             disabled,
+            metrics,
         }
     }
 
@@ -262,6 +267,19 @@ impl Shared {
             });
         }
         self.dead_letters(dead, &format!("{why} without shutdown()"));
+        self.stop_metrics();
+    }
+
+    /// Exports the counters through `metrics`; false once the queue stopped (or without the
+    /// feature).
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(super) fn export_metrics(&self) -> bool {
+        self.metrics.export(&self.stats())
+    }
+
+    /// The last export of a stopped queue (its gauges back to zero).
+    pub(super) fn stop_metrics(&self) {
+        self.metrics.stop(&self.stats());
     }
 
     /// The counters.
