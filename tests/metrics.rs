@@ -82,13 +82,12 @@ async fn the_queue_exports_its_counters_gauges_and_timings() {
         })
         .build()
         .unwrap();
-    let queue = client
-        .queue(
-            QueueConfig::default().concurrency(1).retry(
+    let queue =
+        client
+            .queue(QueueConfig::default().concurrency(1).retry(
                 gamooga::RetryPolicy::background().initial_backoff(Duration::from_millis(5)),
-            ),
-        )
-        .unwrap();
+            ))
+            .unwrap();
 
     // One event refused by Gamooga (400: dead-lettered, rejected).
     emu.fail_next(1, 400);
@@ -124,7 +123,10 @@ async fn the_queue_exports_its_counters_gauges_and_timings() {
         counter(&m, &acme("gamooga_queue_before_send_dropped_total")),
         1
     );
-    assert_eq!(counter(&m, &acme("gamooga_queue_identify_lookups_total")), 1);
+    assert_eq!(
+        counter(&m, &acme("gamooga_queue_identify_lookups_total")),
+        1
+    );
     assert_eq!(
         counter(&m, &acme("gamooga_queue_identify_cache_hits_total")),
         0
@@ -167,7 +169,10 @@ async fn the_queue_exports_its_counters_gauges_and_timings() {
         2
     );
     assert_eq!(
-        counter(&m, "gamooga_queue_attempts_total{company=acme,endpoint=vpr}"),
+        counter(
+            &m,
+            "gamooga_queue_attempts_total{company=acme,endpoint=vpr}"
+        ),
         1
     );
     match m.get("gamooga_queue_attempt_duration_seconds{company=acme,endpoint=evwid}") {

@@ -106,9 +106,7 @@ mod enabled {
                     "reason" => reason.as_str()
                 )
             };
-            let pauses = |reason: &'static str| {
-                counter!("gamooga_queue_pauses_total", "company" => company.to_owned(), "reason" => reason)
-            };
+            let pauses = |reason: &'static str| counter!("gamooga_queue_pauses_total", "company" => company.to_owned(), "reason" => reason);
             type Read = fn(&QueueStats) -> u64;
             let counters: Vec<(Counter, Read)> = vec![
                 (c("gamooga_queue_enqueued_total"), |s| s.enqueued),
@@ -178,7 +176,10 @@ mod enabled {
                 .into_iter()
                 .filter(|e| e.is_backend())
                 .map(|endpoint| {
-                    let labels = [("company", company.to_owned()), ("endpoint", endpoint.name().to_owned())];
+                    let labels = [
+                        ("company", company.to_owned()),
+                        ("endpoint", endpoint.name().to_owned()),
+                    ];
                     (
                         endpoint,
                         counter!("gamooga_queue_attempts_total", &labels),

@@ -195,7 +195,13 @@ impl Queue {
         let metrics = Arc::new(metrics::QueueMetrics::new(calls.company_id()));
         let deliverer = metrics::timed(Arc::new(deliverer), &metrics);
         let shared = Arc::new(Shared::new(
-            calls, config, deliverer, opened.store, state, disabled, metrics,
+            calls,
+            config,
+            deliverer,
+            opened.store,
+            state,
+            disabled,
+            metrics,
         ));
         let intake: Weak<dyn Intake> = Arc::downgrade(&shared) as Weak<dyn Intake>;
         shared.store.set_intake(intake);
