@@ -38,6 +38,9 @@ pub enum Action {
     Drop,
 }
 
+/// Writes a visitor's properties into a list (for the hook to see).
+pub(crate) type WriteVisitor<'a> = &'a dyn Fn(&mut Properties) -> Result<(), InvalidInput>;
+
 /// The hook: called once per event or visitor property push as it is built.
 pub(crate) type BeforeSendHook = Arc<dyn Fn(&mut Outgoing<'_>) -> Action + Send + Sync>;
 
@@ -153,7 +156,7 @@ pub(crate) fn run<'a, E: Event + ?Sized>(
     hook: &BeforeSendHook,
     endpoint: Endpoint,
     event: Option<&'a E>,
-    visitor: Option<&dyn Fn(&mut Properties) -> Result<(), InvalidInput>>,
+    visitor: Option<WriteVisitor<'_>>,
 ) -> Result<Hooked<'a>, InvalidInput> {
     let (name, timestamp, event_properties) = match event {
         Some(event) => (

@@ -10,7 +10,7 @@ mod encode;
 use crate::counters::{ClientStats, Counters};
 use crate::error::InvalidInput;
 use crate::event::{Event, VisitorProperties};
-use crate::hook::{self, Action, BeforeSendHook, Hooked, Outgoing};
+use crate::hook::{self, Action, BeforeSendHook, Hooked, Outgoing, WriteVisitor};
 use crate::property::Properties;
 use crate::time::Timestamp;
 
@@ -468,7 +468,7 @@ impl Calls {
         &self,
         endpoint: Endpoint,
         event: Option<&'a E>,
-        visitor: Option<&dyn Fn(&mut Properties) -> Result<(), InvalidInput>>,
+        visitor: Option<WriteVisitor<'_>>,
     ) -> Result<Option<Hooked<'a>>, InvalidInput> {
         let Some(hook) = &self.hook else {
             return Ok(None);

@@ -73,12 +73,17 @@ mod enabled {
     use crate::error::Error;
     use crate::queue::{Deliver, QueueStats};
 
+    /// Reads a count from the stats.
+    type Read = fn(&QueueStats) -> u64;
+    /// Reads a latency from the stats.
+    type Latency = fn(&QueueStats) -> Option<std::time::Duration>;
+
     /// The handles of one queue, and what it exported last.
     pub(crate) struct QueueMetrics {
         company: String,
-        counters: Vec<(Counter, fn(&QueueStats) -> u64)>,
-        gauges: Vec<(Gauge, fn(&QueueStats) -> u64)>,
-        latency: [(Gauge, fn(&QueueStats) -> Option<std::time::Duration>); 4],
+        counters: Vec<(Counter, Read)>,
+        gauges: Vec<(Gauge, Read)>,
+        latency: [(Gauge, Latency); 4],
         attempts: Vec<(Endpoint, Counter, Counter, Histogram)>,
         last: Mutex<Last>,
     }
@@ -107,7 +112,6 @@ mod enabled {
                 )
             };
             let pauses = |reason: &'static str| counter!("gamooga_queue_pauses_total", "company" => company.to_owned(), "reason" => reason);
-            type Read = fn(&QueueStats) -> u64;
             let counters: Vec<(Counter, Read)> = vec![
                 (c("gamooga_queue_enqueued_total"), |s| s.enqueued),
                 (c("gamooga_queue_replayed_total"), |s| s.replayed),
@@ -157,7 +161,6 @@ mod enabled {
                     u64::from(s.failing_since.is_some())
                 }),
             ];
-            type Latency = fn(&QueueStats) -> Option<std::time::Duration>;
             let latency: [(Gauge, Latency); 4] = [
                 (g("gamooga_queue_delivery_latency_p50_seconds"), |s| {
                     s.latency.map(|l| l.p50)

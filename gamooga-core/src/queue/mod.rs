@@ -513,16 +513,14 @@ impl Queue {
 
     /// Queues what a builder of [`Calls`] returned, waiting for room (see
     /// [`try_enqueue_built`](Self::try_enqueue_built)).
-    pub fn enqueue_built(
+    pub async fn enqueue_built(
         &self,
         built: Result<Request, InvalidInput>,
-    ) -> impl Future<Output = Result<(), EnqueueError>> + Send + '_ {
-        async move {
-            match built {
-                Ok(request) => self.enqueue(request).await,
-                Err(e) if e.is_dropped_by_hook() => Ok(()),
-                Err(e) => Err(e.into()),
-            }
+    ) -> Result<(), EnqueueError> {
+        match built {
+            Ok(request) => self.enqueue(request).await,
+            Err(e) if e.is_dropped_by_hook() => Ok(()),
+            Err(e) => Err(e.into()),
         }
     }
 
