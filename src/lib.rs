@@ -271,6 +271,8 @@
 //! # Features
 //!
 //! `derive` (on by default): the derive macros, re-exported here and in the [`prelude`].
+//! `postgres`: [`outbox`], the transactional outbox on PostgreSQL and its relays (the
+//! `gamooga-outbox` crate).
 #![warn(missing_docs)]
 
 pub use gamooga_core::*;
@@ -281,6 +283,9 @@ pub use gamooga_derive::{GamoogaEvent, GamoogaValue, VisitorProps};
 pub mod track;
 
 pub use track::{EventExt, VisitorPropsExt};
+
+#[cfg(feature = "postgres")]
+pub use gamooga_outbox as outbox;
 
 #[doc(hidden)]
 #[path = "private.rs"]
