@@ -56,12 +56,24 @@ CREATE TABLE IF NOT EXISTS gamooga_outbox_pause (
 );
 
 -- Idle relays LISTEN: a committed pending row (a new event, or a replayed dead letter) wakes
--- those of its company; a pause reaches them at once. The payload is the company id only.
--- Notifications are sent at commit, so a rolled-back enqueue wakes nobody.
+-- those of its company (the payload is the company id); a pause reaches them at once (the
+-- payload is the company id, the milliseconds the pause still lasts and the relay that set
+-- it, separated by spaces: company ids hold no whitespace). Notifications are sent at
+-- commit, so a rolled-back enqueue wakes nobody.
 CREATE OR REPLACE FUNCTION gamooga_outbox_notify() RETURNS trigger
     LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_notify(TG_ARGV[0], NEW.company);
+    PERFORM pg_notify('gamooga_outbox', NEW.company);
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION gamooga_outbox_pause_notify() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('gamooga_outbox_pause', NEW.company || ' '
+        || ceil(greatest(extract(epoch FROM NEW.until - now()), 0) * 1000)::bigint
+        || ' ' || coalesce(NEW.set_by, ''));
     RETURN NULL;
 END
 $$;
@@ -70,12 +82,12 @@ DROP TRIGGER IF EXISTS gamooga_outbox_pending ON gamooga_outbox;
 CREATE TRIGGER gamooga_outbox_pending
     AFTER INSERT OR UPDATE OF state ON gamooga_outbox
     FOR EACH ROW WHEN (NEW.state = 'pending')
-    EXECUTE FUNCTION gamooga_outbox_notify('gamooga_outbox');
+    EXECUTE FUNCTION gamooga_outbox_notify();
 
 DROP TRIGGER IF EXISTS gamooga_outbox_paused ON gamooga_outbox_pause;
 CREATE TRIGGER gamooga_outbox_paused
     AFTER INSERT OR UPDATE ON gamooga_outbox_pause
     FOR EACH ROW
-    EXECUTE FUNCTION gamooga_outbox_notify('gamooga_outbox_pause');
+    EXECUTE FUNCTION gamooga_outbox_pause_notify();
 
 COMMENT ON TABLE gamooga_outbox IS 'gamooga-outbox schema 1';

@@ -458,18 +458,28 @@ pub(crate) async fn listen(core: Arc<Core>, mut listener: PgListener) {
         match listener.try_recv().await {
             Ok(Some(n)) => {
                 backoff = DB_BACKOFF;
-                if n.payload() != core.company {
-                    continue;
-                }
                 if n.channel() == CHANNEL_PAUSE {
-                    match sql::pause_of(&core.pool, &core.company).await {
-                        Ok(Some((left, set_by))) => {
-                            core.observed_pause(left, set_by.as_deref(), Instant::now())
-                        }
-                        Ok(None) => {}
-                        Err(e) => core.database(Some(&e)),
+                    // "<company> <milliseconds left> <set by>", from the pause row's trigger.
+                    let mut parts = n.payload().splitn(3, ' ');
+                    if parts.next() != Some(core.company.as_str()) {
+                        continue;
                     }
-                } else {
+                    let left = parts.next().and_then(|ms| ms.parse::<u64>().ok());
+                    let set_by = parts.next();
+                    match left {
+                        Some(ms) => {
+                            core.observed_pause(Duration::from_millis(ms), set_by, Instant::now())
+                        }
+                        // Not ours to read: ask the table.
+                        None => match sql::pause_of(&core.pool, &core.company).await {
+                            Ok(Some((left, set_by))) => {
+                                core.observed_pause(left, set_by.as_deref(), Instant::now())
+                            }
+                            Ok(None) => {}
+                            Err(e) => core.database(Some(&e)),
+                        },
+                    }
+                } else if n.payload() == core.company {
                     core.wake.notify_one();
                 }
             }
