@@ -7,6 +7,7 @@ mod common;
 use std::time::Duration;
 
 use gamooga::outbox::prelude::*;
+use gamooga::outbox::sqlx;
 use gamooga::outbox::{Outbox, Relay};
 use gamooga_emulator::Emulator;
 
@@ -192,16 +193,43 @@ async fn a_commit_wakes_an_idle_relay() {
     let emu = Emulator::start().await.unwrap();
     let client = common::client("acme", &emu);
     let outbox = Outbox::for_client(&client);
-    // It polls once a minute: only the notification can bring it back within the test.
+    // Once idle for a second it sleeps on LISTEN and polls once a minute: only the
+    // notification can bring it back within the test.
     let relay = Relay::new(db.pool(4).await, client)
+        .name("sleeper")
         .idle_poll(Duration::from_secs(60))
         .start()
         .await
         .unwrap();
-    // Idle: it found nothing and sleeps.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(relay.stats().claimed, 0);
     for seq in 0..3 {
+        // Asleep: it asked to be notified (after the last delivery it first withdrew the
+        // request, busy again, then asked anew a second later).
+        let asleep = || async {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM gamooga_outbox_idle WHERE relay = 'sleeper'",
+            )
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+            n == 1
+        };
+        let wait = |want: bool| async move {
+            for _ in 0..400 {
+                if asleep().await == want {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            panic!(
+                "the relay never got {}",
+                if want { "to sleep" } else { "busy" }
+            );
+        };
+        if seq > 0 {
+            wait(false).await;
+        }
+        wait(true).await;
+        let before = relay.stats();
         let mut tx = db.pool.begin().await.unwrap();
         common::numbered(seq)
             .enqueue_in(&outbox, &mut *tx, "user-1")
@@ -216,8 +244,67 @@ async fn a_commit_wakes_an_idle_relay() {
             .await,
             "event {seq} was delivered long before the minute's poll"
         );
+        assert!(
+            relay.stats().notifications > before.notifications,
+            "woken by a notification"
+        );
     }
     let report = relay.shutdown(Duration::from_secs(5)).await;
     assert_eq!(report.stats.delivered, 3);
+    db.drop_schema().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_commits_for_a_sleeping_relay_notify() {
+    let Some(db) = common::test_db("gated").await else {
+        return;
+    };
+    let mut listener = sqlx::postgres::PgListener::connect(&db.url).await.unwrap();
+    listener.listen("gamooga_outbox").await.unwrap();
+    let enqueue = |company: &'static str| {
+        let pool = db.pool.clone();
+        async move {
+            let outbox = Outbox::new(gamooga::Calls::new(company).unwrap());
+            common::numbered(1)
+                .enqueue_in(&outbox, &pool, "user-1")
+                .await
+                .unwrap();
+        }
+    };
+    let sleep_on = |company: &'static str| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query("INSERT INTO gamooga_outbox_idle (relay, company, until) VALUES ($1, $1, now() + interval '1 minute')")
+                .bind(company)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+    };
+    // No relay of `busy` sleeps: its commit notifies no one. Then one of `asleep` does.
+    enqueue("busy").await;
+    sleep_on("asleep").await;
+    enqueue("asleep").await;
+    // Notifications arrive in commit order: had the first commit notified, it would be first.
+    let first = listener.recv().await.unwrap();
+    assert_eq!(first.payload(), "asleep");
+    // A rolled-back enqueue notifies no one, even with a relay asleep; an expired request
+    // is not honoured.
+    let outbox = Outbox::new(gamooga::Calls::new("asleep").unwrap());
+    let mut tx = db.pool.begin().await.unwrap();
+    common::numbered(2)
+        .enqueue_in(&outbox, &mut *tx, "user-1")
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    sqlx::query("INSERT INTO gamooga_outbox_idle (relay, company, until) VALUES ('stale', 'expired', now() - interval '1 second')")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    enqueue("expired").await;
+    sleep_on("last").await;
+    enqueue("last").await;
+    let next = listener.recv().await.unwrap();
+    assert_eq!(next.payload(), "last");
     db.drop_schema().await;
 }

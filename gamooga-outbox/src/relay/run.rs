@@ -37,6 +37,11 @@ const MIN_IDLE: Duration = Duration::from_millis(20);
 /// Database retries: from this, doubling to `DB_BACKOFF_MAX`.
 const DB_BACKOFF: Duration = Duration::from_millis(100);
 const DB_BACKOFF_MAX: Duration = Duration::from_secs(10);
+/// After its last row, a relay polls this often for `LINGER` before it sleeps on `LISTEN`:
+/// under a steady flow it never sleeps, so no enqueue has to notify (notifying commits wait
+/// for each other in PostgreSQL).
+const LINGER: Duration = Duration::from_secs(1);
+const LINGER_POLL: Duration = Duration::from_millis(50);
 /// How often dead letters are pruned at most.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// Settlements written per transaction at most.
@@ -99,12 +104,19 @@ async fn claim_loop(
 ) {
     let mut backoff = DB_BACKOFF;
     let mut pruned_at: Option<Instant> = None;
+    // Since when claims come back empty, and until when commits notify this relay.
+    let mut empty_since: Option<Instant> = None;
+    let mut listening_until: Option<Instant> = None;
     loop {
         while deliveries.try_join_next().is_some() {}
         let notified = core.wake.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
         if core.is_stopping() {
+            if listening_until.is_some() {
+                let unmark = sql::unmark_idle(&core.pool, core.name());
+                let _ = tokio::time::timeout(Duration::from_secs(1), unmark).await;
+            }
             return;
         }
         if let Some(left) = core.paused_for(Instant::now()) {
@@ -146,13 +158,44 @@ async fn claim_loop(
             }
         };
         if rows.is_empty() {
+            let since = *empty_since.get_or_insert_with(Instant::now);
+            if since.elapsed() < LINGER || core.held() > 0 {
+                // Busy a moment ago, or still delivering: look again soon.
+                tokio::select! {
+                    _ = notified => {}
+                    _ = tokio::time::sleep(LINGER_POLL) => {}
+                }
+                continue;
+            }
+            // Idle for a while: sleep on LISTEN. Ask for notifications first (or again,
+            // before the request expires), then look once more: a row committed before the
+            // request notified no one.
+            let now = Instant::now();
+            if listening_until.is_none_or(|until| until < now + core.config.idle_poll) {
+                let valid_for = core.config.idle_poll * 2 + Duration::from_secs(1);
+                match sql::mark_idle(&core.pool, core.name(), &core.company, valid_for).await {
+                    Ok(()) => {
+                        core.database(None);
+                        listening_until = Some(now + valid_for);
+                        continue;
+                    }
+                    Err(e) => core.database(Some(&e)),
+                }
+            }
             idle(core, notified, &mut pruned_at, &mut backoff).await;
             continue;
         }
+        empty_since = None;
         core.claimed(&rows);
         let claimed_at = Instant::now();
         for row in rows {
             deliveries.spawn(deliver(core.clone(), row, claimed_at, tx.clone()));
+        }
+        if listening_until.take().is_some() {
+            // Busy again: enqueues need not notify (see the migration's notify trigger).
+            if let Err(e) = sql::unmark_idle(&core.pool, core.name()).await {
+                core.database(Some(&e));
+            }
         }
     }
 }
@@ -480,6 +523,10 @@ pub(crate) async fn listen(core: Arc<Core>, mut listener: PgListener) {
                         },
                     }
                 } else if n.payload() == core.company {
+                    core.count(|c| {
+                        c.notifications += 1;
+                        None
+                    });
                     core.wake.notify_one();
                 }
             }

@@ -363,3 +363,35 @@ pub(crate) async fn prune(pool: &PgPool, company: &str, age: Duration) -> Result
     .await?
     .rows_affected())
 }
+
+/// Asks to be woken by notifications until `valid_for` from now: commits of the company's
+/// rows notify while this row is valid (see the migration's `gamooga_outbox_notify`).
+pub(crate) async fn mark_idle(
+    pool: &PgPool,
+    relay: &str,
+    company: &str,
+    valid_for: Duration,
+) -> Result<(), sqlx::Error> {
+    let mut tx = begin(pool).await?;
+    sqlx::query(
+        "INSERT INTO gamooga_outbox_idle (relay, company, until)
+         VALUES ($1, $2, now() + $3 * interval '1 millisecond')
+         ON CONFLICT (relay) DO UPDATE SET company = EXCLUDED.company, until = EXCLUDED.until",
+    )
+    .bind(relay)
+    .bind(company)
+    .bind(ms(valid_for))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
+/// Busy again (or stopping): commits no longer need to notify this relay.
+pub(crate) async fn unmark_idle(pool: &PgPool, relay: &str) -> Result<(), sqlx::Error> {
+    let mut tx = begin(pool).await?;
+    sqlx::query("DELETE FROM gamooga_outbox_idle WHERE relay = $1")
+        .bind(relay)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
+}

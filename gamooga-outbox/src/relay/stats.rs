@@ -66,6 +66,8 @@ pub struct RelayStats {
     pub resolution_pauses: u64,
     /// Pauses set by other relays that this one learnt of (a notification or its claim).
     pub pauses_observed: u64,
+    /// Notifications of committed rows of the company received (they wake a sleeping relay).
+    pub notifications: u64,
     /// How long the current pause still lasts, if one does.
     pub paused_for: Option<Duration>,
     /// Dead letters older than the retention deleted by this relay.
@@ -123,6 +125,7 @@ pub(crate) struct Counters {
     pub(crate) backpressure_pauses: u64,
     pub(crate) resolution_pauses: u64,
     pub(crate) pauses_observed: u64,
+    pub(crate) notifications: u64,
     pub(crate) dead_letters_pruned: u64,
     pub(crate) database_errors: u64,
     pub(crate) held: u64,
@@ -168,6 +171,7 @@ impl Counters {
             backpressure_pauses: self.backpressure_pauses,
             resolution_pauses: self.resolution_pauses,
             pauses_observed: self.pauses_observed,
+            notifications: self.notifications,
             paused_for,
             dead_letters_pruned: self.dead_letters_pruned,
             database_errors: self.database_errors,
