@@ -348,3 +348,41 @@ async fn migrations_are_idempotent_concurrent_and_checked() {
         .unwrap();
     db.drop_schema().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_settings_are_checked_at_start() {
+    let Some(db) = common::test_db("settings").await else {
+        return;
+    };
+    let emu = Emulator::start().await.unwrap();
+    let client = common::client("acme", &emu);
+    let config = |relay: Relay| async move {
+        match relay.start().await {
+            Err(Error::Config(m)) => m,
+            other => panic!("expected a settings error, got {other:?}"),
+        }
+    };
+    assert!(
+        config(Relay::new(db.pool.clone(), client.clone()).batch_size(0))
+            .await
+            .contains("batch_size")
+    );
+    assert!(
+        config(Relay::new(db.pool.clone(), client.clone()).concurrency(5000))
+            .await
+            .contains("concurrency")
+    );
+    assert!(
+        config(Relay::new(db.pool.clone(), client.clone()).lease(Duration::from_millis(10)))
+            .await
+            .contains("lease")
+    );
+    assert!(config(Relay::new(db.pool(1).await, client.clone()))
+        .await
+        .contains("LISTEN"));
+    let spaced = Relay::with_deliverer(db.pool.clone(), "ac me", client.clone())
+        .start()
+        .await;
+    assert!(matches!(spaced, Err(Error::Invalid(_))), "{spaced:?}");
+    db.drop_schema().await;
+}

@@ -289,6 +289,13 @@ impl Relay {
         if c.name.is_empty() {
             return bad("the relay's name is empty".into());
         }
+        // The company id goes into notification payloads, separated by spaces.
+        gamooga_core::Calls::new(&self.company)?;
+        if self.pool.options().get_max_connections() < 2 {
+            return bad(
+                "the pool allows 1 connection; a relay needs 2 at least (one for LISTEN)".into(),
+            );
+        }
         Ok(())
     }
 

@@ -144,6 +144,8 @@ impl Counters {
             DeadLetterReason::Panicked => &mut c.panicked,
             DeadLetterReason::ShutdownDeadline => &mut c.shutdown_deadline,
             DeadLetterReason::QueueDropped => &mut c.queue_dropped,
+            // The rules give none other today; a reason added later is at least counted in
+            // `dead_lettered` (the total) through the nearest bucket, a refusal.
             _ => &mut c.rejected,
         } += 1;
     }
