@@ -213,9 +213,15 @@ async fn spool_end_to_end(client: &Client, events: u64) -> f64 {
     events as f64 / elapsed.as_secs_f64()
 }
 
-/// Median transaction latency (µs) without and with an `enqueue_in`, interleaved.
-async fn enqueue_cost(db: &Db, n: usize) -> (f64, f64, f64, f64) {
+/// Median transaction latencies (µs), interleaved on one connection: an order row alone;
+/// with an `enqueue_in` while the company's relays are busy (no notification); with an
+/// `enqueue_in` while one sleeps (the commit notifies it).
+async fn enqueue_cost(db: &Db, n: usize) -> [f64; 3] {
     sqlx::query("CREATE TABLE IF NOT EXISTS bench_orders (id bigserial PRIMARY KEY, user_id text NOT NULL, sku text NOT NULL, amount float8 NOT NULL)")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO gamooga_outbox_idle (relay, company, until) VALUES ('bench-sleeper', 'bench-asleep', now() + interval '1 hour') ON CONFLICT DO NOTHING")
         .execute(&db.pool)
         .await
         .unwrap();
@@ -223,12 +229,13 @@ async fn enqueue_cost(db: &Db, n: usize) -> (f64, f64, f64, f64) {
     let mut listener = sqlx::postgres::PgListener::connect(&db.url).await.unwrap();
     listener.listen("gamooga_outbox").await.unwrap();
     let drain = tokio::spawn(async move { while listener.recv().await.is_ok() {} });
-    let outbox = Outbox::new(gamooga::Calls::new("bench-enqueue").unwrap());
+    let busy = Outbox::new(gamooga::Calls::new("bench-busy").unwrap());
+    let asleep = Outbox::new(gamooga::Calls::new("bench-asleep").unwrap());
     let mut conn = db.pool.acquire().await.unwrap();
-    let mut without = Vec::with_capacity(n);
-    let mut with = Vec::with_capacity(n);
-    for i in 0..(n + n / 10) {
-        let enqueue = i % 2 == 1;
+    let mut latencies: [Vec<f64>; 3] = Default::default();
+    let warmup = n / 10;
+    for i in 0..(3 * (n + warmup)) {
+        let variant = i % 3;
         let start = Instant::now();
         let mut tx = sqlx::Acquire::begin(&mut *conn).await.unwrap();
         sqlx::query("INSERT INTO bench_orders (user_id, sku, amount) VALUES ($1, $2, $3)")
@@ -238,31 +245,27 @@ async fn enqueue_cost(db: &Db, n: usize) -> (f64, f64, f64, f64) {
             .execute(&mut *tx)
             .await
             .unwrap();
-        if enqueue {
-            outbox
+        match variant {
+            1 => busy
                 .track_in(&mut *tx, "user-42", &event(i as u64))
                 .await
-                .unwrap();
+                .map(drop)
+                .unwrap(),
+            2 => asleep
+                .track_in(&mut *tx, "user-42", &event(i as u64))
+                .await
+                .map(drop)
+                .unwrap(),
+            _ => {}
         }
         tx.commit().await.unwrap();
-        let us = start.elapsed().as_secs_f64() * 1e6;
-        if i >= n / 10 {
-            // The first tenth warms up (prepared statements, caches).
-            if enqueue {
-                with.push(us)
-            } else {
-                without.push(us)
-            }
+        // The first tenth warms up (prepared statements, caches).
+        if i >= 3 * warmup {
+            latencies[variant].push(start.elapsed().as_secs_f64() * 1e6);
         }
     }
     drain.abort();
-    let (w, _, _) = summary(with.clone());
-    let (wo, _, _) = summary(without.clone());
-    let p90 = |mut xs: Vec<f64>| {
-        xs.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        xs[xs.len() * 9 / 10]
-    };
-    (wo, w, p90(without), p90(with))
+    latencies.map(|l| summary(l).0)
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -298,19 +301,20 @@ async fn main() {
     let client = Arc::new(client);
 
     let (mut one, mut three, mut e2e, mut spool) = (vec![], vec![], vec![], vec![]);
-    let (mut cost_without, mut cost_with) = (vec![], vec![]);
+    let (mut cost_without, mut cost_with, mut cost_notify) = (vec![], vec![], vec![]);
     for round in 0..rounds {
         let db = fresh_schema(&base, "drain").await;
         one.push(relay_drain(&db, &client, &emu, events, 1).await);
         three.push(relay_drain(&db, &client, &emu, events, 3).await);
         e2e.push(outbox_end_to_end(&db, &client, events).await);
-        let (wo, w, wo90, w90) = enqueue_cost(&db, 2_000).await;
+        let [wo, w, wn] = enqueue_cost(&db, 2_000).await;
         cost_without.push(wo);
         cost_with.push(w);
+        cost_notify.push(wn);
         db.drop().await;
         spool.push(spool_end_to_end(&client, events).await);
         println!(
-            "  round {}: drain 1 relay {:.0}/s, 3 relays {:.0}/s; end to end outbox {:.0}/s, spool {:.0}/s; tx {wo:.0} µs → {w:.0} µs with enqueue_in (p90 {wo90:.0} → {w90:.0}); load {}",
+            "  round {}: drain 1 relay {:.0}/s, 3 relays {:.0}/s; end to end outbox {:.0}/s, spool {:.0}/s; tx {wo:.0} µs, {w:.0} µs with enqueue_in, {wn:.0} µs notifying a sleeping relay; load {}",
             round + 1,
             one[round as usize],
             three[round as usize],
@@ -326,19 +330,29 @@ async fn main() {
     print_rate("SQLite spool queue end to end (32 producers)", spool);
     let (wo, wo_min, wo_max) = summary(cost_without);
     let (w, w_min, w_max) = summary(cost_with);
-    println!(
-        "{:<58} {wo:>8.0} µs   (range {wo_min:.0}–{wo_max:.0})",
-        "transaction: insert an order, commit"
-    );
-    println!(
-        "{:<58} {w:>8.0} µs   (range {w_min:.0}–{w_max:.0})",
-        "the same with enqueue_in"
+    let (wn, wn_min, wn_max) = summary(cost_notify);
+    let line = |what: &str, median: f64, min: f64, max: f64| {
+        println!("{what:<58} {median:>8.0} µs   (range {min:.0}–{max:.0})");
+    };
+    line("transaction: insert an order, commit", wo, wo_min, wo_max);
+    line("the same with enqueue_in, relays busy", w, w_min, w_max);
+    line(
+        "the same with enqueue_in, a relay asleep (notified)",
+        wn,
+        wn_min,
+        wn_max,
     );
     println!(
         "{:<58} {:>8.0} µs   ({:.2}x)",
-        "cost of enqueue_in (median of medians)",
+        "cost of enqueue_in, relays busy (median of medians)",
         w - wo,
         w / wo
+    );
+    println!(
+        "{:<58} {:>8.0} µs   ({:.2}x)",
+        "cost of enqueue_in, a relay asleep",
+        wn - wo,
+        wn / wo
     );
     println!("load average at the end {}", loadavg());
 }

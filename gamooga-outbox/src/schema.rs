@@ -37,7 +37,7 @@ pub async fn migrate(pool: &PgPool) -> Result<(), Error> {
         .bind(MIGRATION_LOCK)
         .execute(&mut *tx)
         .await?;
-    match marker(&mut *tx).await? {
+    match marker(&mut tx).await? {
         Marker::Current => return Ok(()),
         Marker::Missing => {}
         Marker::Other(found) => return Err(other_schema(found)),

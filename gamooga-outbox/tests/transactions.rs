@@ -186,7 +186,7 @@ async fn every_call_on_a_pool_or_a_connection_arrives_as_built() {
     // The built requests, in the order they are written (each row is built once: the
     // emulator must see these very bytes, `tm` included).
     let mut conn = db.pool.acquire().await.unwrap();
-    let ids = vec![
+    let ids = [
         purchase
             .enqueue_in(&outbox, &db.pool, "user-pool")
             .await

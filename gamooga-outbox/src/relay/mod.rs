@@ -25,9 +25,15 @@
 //!   relay of the company stops claiming until it ends, and learns of it at once through
 //!   `LISTEN` (a relay's rows already claimed but not started are handed back until then;
 //!   attempts already in flight finish).
-//! - **Idle relays sleep** until a notification (`LISTEN gamooga_outbox`: a committed row of
-//!   their company), the next row's due time, or the idle poll (5 s), so delivery latency is
-//!   low without hard polling.
+//! - **Idle relays sleep** on `LISTEN`. After its last row a relay looks again every 50 ms
+//!   for a second; then it asks to be notified (a row in `gamooga_outbox_idle`) and sleeps
+//!   until a notification (a committed row of its company), the next row's due time, or the
+//!   idle poll (5 s). An enqueue's commit notifies only while a relay of its company sleeps:
+//!   PostgreSQL makes notifying commits wait for one another (fsync included), so a
+//!   notification from every enqueue would cap the application's enqueuing transactions at
+//!   about one per disk flush. Under a steady flow no enqueue notifies and delivery latency
+//!   stays under 50 ms or so; a relay that just fell asleep may, rarely, miss a row whose
+//!   transaction raced its going to sleep, and find it at its idle poll.
 //!
 //! A relay holds one connection of its pool for `LISTEN`, and uses others for claims and
 //! settlements: give it a pool of at least 2 (its own, or the application's).
