@@ -6,13 +6,18 @@
 //! size; each figure is the median of the rounds, with the range.
 //!
 //! - **relay drain**: events/s delivered by 1 and by 3 relays (in this process, each with
-//!   its own pool) from a table already holding the events;
+//!   its own pool) from a table already holding the events; then the same with Gamooga 20 ms
+//!   away (the emulator's latency; a quarter of the events), where a relay is bound by its
+//!   concurrency over the round trip rather than by this machine's two cores;
 //! - **end to end**: 32 producer tasks enqueue the events (each its own autocommitted
 //!   `enqueue_in` on a pool) while 1 relay delivers: events/s until the last is delivered;
 //!   the same for the SQLite spool queue (`QueueConfig::spool`, 32 producer tasks, group
 //!   commit);
-//! - **enqueue cost**: the median latency of a transaction inserting an order row, with and
-//!   without an `enqueue_in` in it (interleaved, one connection, a relay's `LISTEN` open).
+//! - **enqueue cost**: the median latency of a transaction inserting an order row, without
+//!   and with an `enqueue_in` in it (relays busy; or one asleep, so the commit notifies it),
+//!   interleaved on one connection with a relay's `LISTEN` open; and the median time of the
+//!   `enqueue_in` statement itself. The commit's disk flush dominates the transaction, so
+//!   the statement's own time is the steadier figure.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -216,7 +221,7 @@ async fn spool_end_to_end(client: &Client, events: u64) -> f64 {
 /// Median transaction latencies (µs), interleaved on one connection: an order row alone;
 /// with an `enqueue_in` while the company's relays are busy (no notification); with an
 /// `enqueue_in` while one sleeps (the commit notifies it).
-async fn enqueue_cost(db: &Db, n: usize) -> [f64; 3] {
+async fn enqueue_cost(db: &Db, n: usize) -> ([f64; 3], f64) {
     sqlx::query("CREATE TABLE IF NOT EXISTS bench_orders (id bigserial PRIMARY KEY, user_id text NOT NULL, sku text NOT NULL, amount float8 NOT NULL)")
         .execute(&db.pool)
         .await
@@ -233,6 +238,7 @@ async fn enqueue_cost(db: &Db, n: usize) -> [f64; 3] {
     let asleep = Outbox::new(gamooga::Calls::new("bench-asleep").unwrap());
     let mut conn = db.pool.acquire().await.unwrap();
     let mut latencies: [Vec<f64>; 3] = Default::default();
+    let mut statement = Vec::new();
     let warmup = n / 10;
     for i in 0..(3 * (n + warmup)) {
         let variant = i % 3;
@@ -245,6 +251,7 @@ async fn enqueue_cost(db: &Db, n: usize) -> [f64; 3] {
             .execute(&mut *tx)
             .await
             .unwrap();
+        let enqueued = Instant::now();
         match variant {
             1 => busy
                 .track_in(&mut *tx, "user-42", &event(i as u64))
@@ -258,6 +265,9 @@ async fn enqueue_cost(db: &Db, n: usize) -> [f64; 3] {
                 .unwrap(),
             _ => {}
         }
+        if variant == 1 && i >= 3 * warmup {
+            statement.push(enqueued.elapsed().as_secs_f64() * 1e6);
+        }
         tx.commit().await.unwrap();
         // The first tenth warms up (prepared statements, caches).
         if i >= 3 * warmup {
@@ -265,7 +275,7 @@ async fn enqueue_cost(db: &Db, n: usize) -> [f64; 3] {
         }
     }
     drain.abort();
-    latencies.map(|l| summary(l).0)
+    (latencies.map(|l| summary(l).0), summary(statement).0)
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -301,23 +311,33 @@ async fn main() {
     let client = Arc::new(client);
 
     let (mut one, mut three, mut e2e, mut spool) = (vec![], vec![], vec![], vec![]);
+    let (mut one_far, mut three_far) = (vec![], vec![]);
     let (mut cost_without, mut cost_with, mut cost_notify) = (vec![], vec![], vec![]);
+    let mut cost_statement = vec![];
     for round in 0..rounds {
         let db = fresh_schema(&base, "drain").await;
         one.push(relay_drain(&db, &client, &emu, events, 1).await);
         three.push(relay_drain(&db, &client, &emu, events, 3).await);
+        // Gamooga over a network: a 20 ms round trip, where more relays add throughput.
+        emu.set_latency(Some(Duration::from_millis(20)));
+        one_far.push(relay_drain(&db, &client, &emu, events / 4, 1).await);
+        three_far.push(relay_drain(&db, &client, &emu, events / 4, 3).await);
+        emu.set_latency(None);
         e2e.push(outbox_end_to_end(&db, &client, events).await);
-        let [wo, w, wn] = enqueue_cost(&db, 2_000).await;
+        let ([wo, w, wn], st) = enqueue_cost(&db, 2_000).await;
+        cost_statement.push(st);
         cost_without.push(wo);
         cost_with.push(w);
         cost_notify.push(wn);
         db.drop().await;
         spool.push(spool_end_to_end(&client, events).await);
         println!(
-            "  round {}: drain 1 relay {:.0}/s, 3 relays {:.0}/s; end to end outbox {:.0}/s, spool {:.0}/s; tx {wo:.0} µs, {w:.0} µs with enqueue_in, {wn:.0} µs notifying a sleeping relay; load {}",
+            "  round {}: drain 1 relay {:.0}/s, 3 relays {:.0}/s (20 ms away: {:.0}/s, {:.0}/s); end to end outbox {:.0}/s, spool {:.0}/s; tx {wo:.0} µs, {w:.0} µs with enqueue_in, {wn:.0} µs notifying a sleeping relay, the enqueue_in statement {st:.0} µs; load {}",
             round + 1,
             one[round as usize],
             three[round as usize],
+            one_far[round as usize],
+            three_far[round as usize],
             e2e[round as usize],
             spool[round as usize],
             loadavg()
@@ -326,11 +346,14 @@ async fn main() {
     println!();
     print_rate("outbox, 1 relay draining the table", one);
     print_rate("outbox, 3 relays draining the table", three);
+    print_rate("outbox, 1 relay, Gamooga 20 ms away", one_far);
+    print_rate("outbox, 3 relays, Gamooga 20 ms away", three_far);
     print_rate("outbox end to end (32 producers, 1 relay)", e2e);
     print_rate("SQLite spool queue end to end (32 producers)", spool);
     let (wo, wo_min, wo_max) = summary(cost_without);
     let (w, w_min, w_max) = summary(cost_with);
     let (wn, wn_min, wn_max) = summary(cost_notify);
+    let (st, st_min, st_max) = summary(cost_statement);
     let line = |what: &str, median: f64, min: f64, max: f64| {
         println!("{what:<58} {median:>8.0} µs   (range {min:.0}–{max:.0})");
     };
@@ -341,6 +364,12 @@ async fn main() {
         wn,
         wn_min,
         wn_max,
+    );
+    line(
+        "the enqueue_in statement alone, inside the transaction",
+        st,
+        st_min,
+        st_max,
     );
     println!(
         "{:<58} {:>8.0} µs   ({:.2}x)",
