@@ -209,7 +209,8 @@ impl Relay {
     }
 
     /// The name stored in `leased_by` and in the stats (default: host name, process id and
-    /// a random suffix).
+    /// a random suffix). Give every running relay its own: a relay's sleep request (see
+    /// the module's docs) is stored under its name.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.config.name = name.into();
         self

@@ -200,17 +200,18 @@ async fn claim_loop(
     }
 }
 
-/// Nothing claimable: prune dead letters now and then, learn of a pause, and sleep until a
-/// notification, the next due row, or the idle poll.
+/// Nothing claimable: prune dead letters (and the sleep requests of relays that died asleep)
+/// now and then, learn of a pause, and sleep until a notification, the next due row, or the
+/// idle poll.
 async fn idle(
     core: &Arc<Core>,
     notified: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>,
     pruned_at: &mut Option<Instant>,
     backoff: &mut Duration,
 ) {
-    if let Some(age) = core.config.dead_letter_retention {
-        if pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
-            *pruned_at = Some(Instant::now());
+    if pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+        *pruned_at = Some(Instant::now());
+        if let Some(age) = core.config.dead_letter_retention {
             match sql::prune(&core.pool, &core.company, age).await {
                 Ok(n) => core.count(|c| {
                     c.dead_letters_pruned += n;
@@ -218,6 +219,9 @@ async fn idle(
                 }),
                 Err(e) => core.database(Some(&e)),
             }
+        }
+        if let Err(e) = sql::forget_dead_sleepers(&core.pool).await {
+            core.database(Some(&e));
         }
     }
     let wait = match sql::horizon(&core.pool, &core.company).await {

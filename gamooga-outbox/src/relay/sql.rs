@@ -395,3 +395,13 @@ pub(crate) async fn unmark_idle(pool: &PgPool, relay: &str) -> Result<(), sqlx::
         .await?;
     tx.commit().await
 }
+
+/// Forgets the sleep requests of relays that died asleep (expired for an hour).
+pub(crate) async fn forget_dead_sleepers(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    Ok(
+        sqlx::query("DELETE FROM gamooga_outbox_idle WHERE until < now() - interval '1 hour'")
+            .execute(pool)
+            .await?
+            .rows_affected(),
+    )
+}

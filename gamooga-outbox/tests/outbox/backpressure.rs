@@ -2,7 +2,7 @@
 //! relay of the company; a failing resolver pauses them without dead-lettering; a commit
 //! wakes an idle relay through `LISTEN`/`NOTIFY`.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! retries run out too; a row that does not decode is never sent; a panicking delivery is
 //! contained; old dead letters are pruned.
 
-mod common;
+use crate::common;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -2,7 +2,7 @@
 //! sends nothing, a committed one is delivered; bad input is refused at the call site and
 //! leaves the transaction usable; what is delivered is byte for byte what was built.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

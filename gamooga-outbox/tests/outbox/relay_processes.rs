@@ -6,7 +6,7 @@
 //! - one of three is killed with SIGKILL mid-run: the others deliver the rows it held, after
 //!   their lease ended.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::process::Stdio;

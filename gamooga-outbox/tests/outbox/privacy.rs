@@ -2,7 +2,7 @@
 //! rejection, an undecodable row and a recovery, no user id or property value is logged at
 //! INFO or above; errors and dead letters print without them.
 
-mod common;
+use crate::common;
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -3,7 +3,7 @@
 //! open transaction, and SIGKILLs itself. No relay ran in it. A relay started afterwards
 //! delivers the committed event, and only it.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -29,7 +29,7 @@ async fn committed_then_killed_is_delivered_and_uncommitted_is_not() {
     let status = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "child_commits_then_kills_itself",
+            "crash::child_commits_then_kills_itself",
             "--include-ignored",
             "--nocapture",
         ])

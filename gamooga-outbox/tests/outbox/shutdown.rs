@@ -2,7 +2,7 @@
 //! once, attempts still running at the deadline are abandoned (counted ambiguous) and their
 //! rows handed back too, so another relay takes them without waiting for the lease.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
