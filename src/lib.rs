@@ -608,6 +608,7 @@
 //! | `rust_decimal` | `rust_decimal::Decimal` as an exact numeric property |
 //! | `serde_json` | `serde_json::Value` (a scalar, with its JSON type) and `serde_json::Number` as properties |
 //! | `metrics` | the delivery queue's counters, gauges and timings through the `metrics` facade crate ([`queue::metrics`]) |
+//! | `postgres` | [`outbox`]: the transactional outbox on PostgreSQL and its relays (the `gamooga-outbox` crate) |
 #![warn(missing_docs)]
 
 pub use gamooga_core::*;
@@ -618,6 +619,9 @@ pub use gamooga_derive::{GamoogaEvent, GamoogaValue, VisitorProps};
 pub mod track;
 
 pub use track::{Enqueuer, EventExt, Tracker, VisitorPropsExt};
+
+#[cfg(feature = "postgres")]
+pub use gamooga_outbox as outbox;
 
 #[doc(hidden)]
 #[path = "private.rs"]
