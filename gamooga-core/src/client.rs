@@ -416,8 +416,10 @@ impl Client {
     }
 }
 
-/// Reads the answer of `id`: `{"result":"success","vid":"<visitor id>"}`.
-fn parse_identify(body: &[u8]) -> Result<String> {
+/// Reads the answer of `id`: `{"result":"success","vid":"<visitor id>"}`. Public only for
+/// the fuzz targets (`fuzz/`); not part of the API.
+#[doc(hidden)]
+pub fn parse_identify(body: &[u8]) -> Result<String> {
     let decode = |reason: &str| Error::Decode {
         call: Endpoint::Id,
         reason: reason.to_owned(),
