@@ -32,3 +32,30 @@ fn backends_that_url_reads_as_another_host_are_refused() {
         assert_eq!(url.host_str(), Some(backend.host()), "{value}");
     }
 }
+
+/// `parse_identify` accepted a visitor id holding a control character (`"au00e=\rsult"`),
+/// which every call taking a visitor id (`link`, `track_visitor`, `push_visitor`) then
+/// refused: the id the server gave could not be used. It is now a decode error of the `id`
+/// answer, where the problem is. Found by `identify_answer`.
+#[test]
+fn identify_refuses_a_visitor_id_with_a_control_character() {
+    use gamooga_core::client::parse_identify;
+    use gamooga_core::Endpoint;
+    for body in [
+        r#"{"result":"success","vid":"au00e=\rsult+udf89"}"#,
+        r#"{"result":"success","vid":"\n"}"#,
+        r#"{"result":"success","vid":"abc\u0000"}"#,
+        r#"{"result":"success","vid":"abc\u0085"}"#,
+    ] {
+        match parse_identify(body.as_bytes()) {
+            Err(Error::Decode {
+                call: Endpoint::Id,
+                reason,
+                ..
+            }) => assert!(reason.contains("control character"), "{body}: {reason}"),
+            other => panic!("{body}: {other:?}"),
+        }
+    }
+    let vid = parse_identify(br#"{"result":"success","vid":"0123456789abcdef"}"#).unwrap();
+    assert_eq!(vid, "0123456789abcdef");
+}
