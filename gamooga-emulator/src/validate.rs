@@ -486,8 +486,11 @@ fn read_set(
             ))),
         }
     };
-    let value = expect(1, kv).map_err(|r| r.at(start + 1))?;
-    let datatype = expect(2, kt).map_err(|r| r.at(start + 2))?;
+    // A set cut short by the end of the query is named at its last parameter, never past
+    // the end (found by fuzzing, `fuzz/`).
+    let at = |offset: usize| (start + offset).min(pairs.len() - 1);
+    let value = expect(1, kv).map_err(|r| r.at(at(1)))?;
+    let datatype = expect(2, kt).map_err(|r| r.at(at(2)))?;
     if name.is_empty() {
         return Err(Rejection::bad(format!(
             "property set at position {} has an empty name ('{kn}')",
