@@ -43,7 +43,8 @@ fuzz_target!(|data: &[u8]| {
             );
             assert!(!rejection.reason.is_empty());
             if let Some(index) = rejection.parameter {
-                let range = parameter_range(&query, index).expect("a named parameter exists");
+                let range = parameter_range(&query, index)
+                    .unwrap_or_else(|| panic!("{rejection:?} names no parameter of {query:?}"));
                 assert!(!query[range].is_empty());
             }
         }
