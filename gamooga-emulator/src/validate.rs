@@ -144,9 +144,15 @@ pub fn validate_request(
             reason: format!("newnaconf expects GET, got {method}"),
             parameter: None,
         }),
-        Route::Unknown(reason) | Route::Inspect(reason) => Err(Rejection {
+        Route::Unknown(reason) => Err(Rejection {
             status: 404,
             reason,
+            parameter: None,
+        }),
+        // `Inspect` holds the rest of the path, not a reason (found by fuzzing, `fuzz/`).
+        Route::Inspect(_) => Err(Rejection {
+            status: 404,
+            reason: format!("{path} is the emulator's inspection API, not a Gamooga call"),
             parameter: None,
         }),
     }

@@ -21,3 +21,19 @@ fn a_set_cut_short_names_its_last_parameter() {
         assert_eq!(&query[range], last, "{query}");
     }
 }
+
+/// `validate_request` on an inspection path (`/_emulator/...`) answered 404 with the rest of
+/// the path as its reason: `calls` for `/_emulator/calls`, an empty reason for
+/// `/_emulator/`. Found by `emulator_validate`.
+#[test]
+fn an_inspection_path_is_refused_with_a_reason() {
+    for path in ["/_emulator/", "/_emulator/calls"] {
+        let rejection = validate_request("GET", path, "c=acme", None, b"").unwrap_err();
+        assert_eq!(rejection.status, 404);
+        assert!(
+            rejection.reason.contains(path) && rejection.reason.contains("inspection"),
+            "{path}: {:?}",
+            rejection.reason
+        );
+    }
+}
