@@ -51,10 +51,16 @@
 //! # Ok(()) }
 //! ```
 //!
+//! The same methods take a [`blocking::Client`] in a program without an async runtime (they
+//! return the result instead of a future), and the queued forms `enqueue` / `try_enqueue`
+//! take a delivery [`Queue`](queue::Queue) or a [`blocking::Queue`]: see
+//! [Without an async runtime](#without-an-async-runtime) and the [`track`] module.
+//!
 //! The derives write each property straight into the request being encoded: no map, `Vec`
-//! or `String` per event beyond the request itself (one exception: a `tp` field's `Display`
-//! text is formatted into a `String` each time it is written, twice per call). Every call can also be built without I/O
-//! by [`Calls`], which is how the examples below show what goes on the wire.
+//! or `String` per event beyond the request itself (exceptions: a `tp` field's `Display`
+//! text, and the dates, times and UUIDs of the optional features, are formatted into a
+//! `String` each time they are written, twice per call). Every call can also be built
+//! without I/O by [`Calls`], which is how the examples below show what goes on the wire.
 //!
 //! # The derives
 //!
@@ -67,23 +73,34 @@
 //! Each field is a property, in declaration order, named after the field. Its datatype comes
 //! from its Rust type, at compile time:
 //!
-//! | Rust type | datatype |
-//! |---|---|
-//! | `String`, `&str`, `Cow<str>`, `char`, `Box<str>`, `Arc<str>`, `Rc<str>` | `s` |
-//! | every integer type, `NonZero*`, `f32`, `f64` | `n` |
-//! | `bool` | `b` |
-//! | `Option<T>` of one of these | `T`'s, left out when `None` |
-//! | an enum with `#[derive(GamoogaValue)]` | `s` |
-//! | anything else | a compile error at the field, naming the escape hatches below |
+//! | Rust type | datatype | feature | sent as |
+//! |---|---|---|---|
+//! | `String`, `&str`, `Cow<str>`, `char`, `Box<str>`, `Arc<str>`, `Rc<str>` | `s` | | the text |
+//! | every integer type, `NonZero*`, `f32`, `f64` | `n` | | plain decimal: integers exactly, floats in shortest round-trip form, `-0.0` as `0` |
+//! | `bool` | `b` | | `true` / `false` |
+//! | `Option<T>` of one of these | `T`'s | | left out when `None` |
+//! | an enum with `#[derive(GamoogaValue)]` | `s` | | the variant's name |
+//! | `chrono::DateTime<Tz>`, `time::OffsetDateTime` | `s` | `chrono`, `time` | RFC 3339 in UTC with milliseconds: `2025-11-26T09:40:00.123Z` (any offset is converted) |
+//! | `chrono::NaiveDateTime`, `time::PrimitiveDateTime` | `s` | `chrono`, `time` | the same without a zone: `2025-11-26T09:40:00.123` |
+//! | `chrono::NaiveDate`, `time::Date` | `s` | `chrono`, `time` | `2025-11-26` |
+//! | `uuid::Uuid` | `s` | `uuid` | hyphenated lower case: `67e55044-10b1-426f-9247-bb680e5fe0c8` |
+//! | `rust_decimal::Decimal` | `n` | `rust_decimal` | exact plain decimal, trailing zeros dropped: `12.50` → `12.5` |
+//! | `serde_json::Value` | its JSON type | `serde_json` | a string as `s`, a number as `n`, a boolean as `b`; `null` is left out; an array or object is refused when the call is built ([`InvalidInput::UnsupportedValue`]) |
+//! | `serde_json::Number` | `n` | `serde_json` | an integer exactly, any other number as serde_json's `f64` |
+//! | anything else | | | a compile error at the field, naming the escape hatches below |
+//!
+//! A date or time outside the years 0000 to 9999 has no RFC 3339 form and is refused when
+//! the call is built ([`InvalidInput::UnsupportedValue`]). In a [`TrackingPlan`], a
+//! `serde_json::Value` property has the datatype `null`: each value brings its own.
 //!
 //! A field of another type is a compile error that underlines it:
 //!
 //! ```compile_fail
 //! use gamooga::prelude::*;
-//! struct Uuid(u128);
+//! struct AccountId(u128);
 //! #[derive(GamoogaEvent)]
 //! struct Signup {
-//!     request_id: Uuid, // error: `Uuid` cannot be sent as a Gamooga property
+//!     account: AccountId, // error: `AccountId` cannot be sent as a Gamooga property
 //! }
 //! ```
 //!
@@ -127,13 +144,14 @@
 //! |---|---|
 //! | `#[gamooga(rename = "key")]` | the property key; default: the field name (after `rename_all`) |
 //! | `#[gamooga(skip)]` | not sent (any type) |
-//! | `#[gamooga(timestamp)]` | `GamoogaEvent` only, at most one: the event's time, sent as `tm` instead of a property. The type is [`std::time::SystemTime`], [`Timestamp`], integer Unix milliseconds (`u64`, `i64`, `u128`), or an `Option` of one (`None`: the time the call is built). A time outside 2001..2100 is an [`InvalidInput`] error when the call is built |
-//! | `#[gamooga(tp = "s")]` (or `"n"`, `"b"`) | sends the field's [`Display`](std::fmt::Display) text with this datatype, for types the SDK does not know (`Uuid`, `Decimal`, ...); the text is formatted into a `String` each time the field is written. An `Option<T>` field sends `T`'s text, or nothing when `None`. The text must fit the datatype (`"n"`: a finite number, `"b"`: `true`/`false`), or building the call fails with [`InvalidInput::ValueDoesNotMatchType`] |
+//! | `#[gamooga(timestamp)]` | `GamoogaEvent` only, at most one: the event's time, sent as `tm` instead of a property. The type is [`std::time::SystemTime`], [`Timestamp`], integer Unix milliseconds (`u64`, `i64`, `u128`), `chrono::DateTime<Tz>` (feature `chrono`), `time::OffsetDateTime` (feature `time`), or an `Option` of one (`None`: the time the call is built). A time outside 2001..2100 is an [`InvalidInput`] error when the call is built. A time without a zone (`NaiveDateTime`, `PrimitiveDateTime`) is not accepted: it names no instant; convert it with `with` |
+//! | `#[gamooga(timestamp, with = path)]` | the event's time, converted by a function `fn(&A) -> R` (`A` as for `with` below) whose result `R` is one of the timestamp types above |
+//! | `#[gamooga(tp = "s")]` (or `"n"`, `"b"`) | sends the field's [`Display`](std::fmt::Display) text with this datatype, for types the SDK does not know; the text is formatted into a `String` each time the field is written. An `Option<T>` field sends `T`'s text, or nothing when `None`. The text must fit the datatype, or building the call fails with a typed [`InvalidInput`]: for `"b"`, exactly `true` or `false` ([`ValueDoesNotMatchType`](InvalidInput::ValueDoesNotMatchType)); for `"n"`, a decimal number as Rust's float grammar reads it (`12.5`, `-3`, `.5`, `+1`, `5.`, `1e3`), sent as its canonical plain decimal (see [Numbers](#numbers)) |
 //! | `#[gamooga(with = path::to::function)]` | converts the field with a function `fn(&A) -> R`, where `A` is the field's type or what it [borrows](std::borrow::Borrow) as (`str` for a `String` field, `[T]` for a `Vec<T>`), and `R` is any type in the table above (`String`, a `&str` borrowed from the field, `f64`, `Option<_>`, ...; `None` leaves the property out). The schema takes `R`'s datatype. A quoted path (`with = "path"`) works too. A generic function (`fn f<T: Display>(v: &T)`) works on fields whose type borrows only as itself |
 //! | `#[gamooga(flatten)]` | sends the properties of a nested struct in place; the nested struct derives the same trait (`GamoogaEvent` in an event, `VisitorProps` in visitor properties). Its name and timestamp are not used |
 //!
-//! `skip`, `timestamp` and `flatten` go with no other attribute; `tp` and `with` exclude each
-//! other.
+//! `skip` and `flatten` go with no other attribute, `timestamp` with `with` only; `tp` and
+//! `with` exclude each other.
 //!
 //! ```
 //! use gamooga::prelude::*;
@@ -182,6 +200,53 @@
 //! # Ok::<(), gamooga::InvalidInput>(())
 //! ```
 //!
+//! ## Numbers
+//!
+//! A number is written one way, whatever its source and whatever the request format: the
+//! same text goes in a query (`evwid`, `ev`, `evvprwid`, `vpr`) and in the JSON body of
+//! `evwidj`. It is plain decimal: no `+`, no exponent, no leading zeros, no trailing zeros
+//! after the point, no lone point, no negative zero. A `tp = "n"` field's text and a
+//! `rust_decimal::Decimal` are rewritten digit for digit (never rounded through `f64`, so a
+//! long decimal keeps every digit):
+//!
+//! | `Display` text | sent |
+//! |---|---|
+//! | `.5` | `0.5` |
+//! | `+1` | `1` |
+//! | `5.` | `5` |
+//! | `-0`, `-0.0` | `0` |
+//! | `1e3`, `1E+3` | `1000` |
+//! | `1.50`, `007` | `1.5`, `7` |
+//! | `NaN`, `inf`, `1e400` (past `f64`'s range) | refused: [`InvalidInput::NonFiniteNumber`] |
+//! | `abc`, `1,5`, ` 1`, `0x10` | refused: [`InvalidInput::ValueDoesNotMatchType`] |
+//! | `1e-400` (longer than 400 characters written out) | refused: [`InvalidInput::NumberTooLong`] |
+//!
+//! ```
+//! use gamooga::prelude::*;
+//! use gamooga::{Calls, EvwidMode};
+//!
+//! struct Score(&'static str);
+//! impl std::fmt::Display for Score {
+//!     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+//!         f.write_str(self.0)
+//!     }
+//! }
+//!
+//! #[derive(GamoogaEvent)]
+//! struct Rated {
+//!     #[gamooga(tp = "n")]
+//!     score: Score,
+//! }
+//!
+//! let calls = Calls::new("acme")?;
+//! let get = calls.clone().with_evwid_mode(EvwidMode::Get).track("u", &Rated { score: Score(".5") })?;
+//! assert!(get.query().contains("&ky=score&vl=0.5&tp=n&"));
+//! let post = calls.with_evwid_mode(EvwidMode::Post).track("u", &Rated { score: Score(".5") })?;
+//! assert_eq!(post.body(), Some(r#"{"score":0.5}"#));
+//! assert!(Calls::new("acme")?.track("u", &Rated { score: Score("NaN") }).is_err());
+//! # Ok::<(), gamooga::InvalidInput>(())
+//! ```
+//!
 //! ## Variant attributes (`GamoogaValue`)
 //!
 //! | attribute | meaning |
@@ -207,17 +272,60 @@
 //! ## Checked at compile time
 //!
 //! Each of these is a compile error that points at the field or attribute, and one build
-//! reports all of them: a field type with no datatype; two fields with the same key after
-//! renaming; an empty name or one with control characters or surrounding whitespace; two
-//! timestamps; a timestamp of a type that is not a time; unknown, duplicate or conflicting
-//! attributes; tuple structs, unions, and enums with data. Generic structs and lifetimes
-//! work: bounds are added for the type parameters used in sent fields.
+//! reports all of them, attribute errors and field-type errors together: a field type with
+//! no datatype; two fields with the same key after renaming; an empty name or one with
+//! control characters or surrounding whitespace; two timestamps; a timestamp of a type that
+//! is not a time; unknown, duplicate or conflicting attributes; tuple structs, unions, and
+//! enums with data. A derive that reports an error still implements its traits, so the
+//! code that uses the type (`order.track(..)`, `TrackingPlan::new().event::<Order>()`) adds
+//! no errors of its own; a field whose attribute was wrong is not type-checked, to report
+//! one mistake once. Generic structs and lifetimes work: bounds are added for the type
+//! parameters used in sent fields.
 //!
 //! Keys brought in by `#[gamooga(flatten)]` fields come from another type, so the macro
 //! cannot see them; they are checked when the schema constant is evaluated, still at compile
 //! time, for structs without type parameters. In a generic struct a repeated key is caught
 //! only when an `evwidj` call is built (its JSON body cannot carry a key twice:
 //! [`InvalidInput::DuplicateProperty`]).
+//!
+//! # Without an async runtime
+//!
+//! [`blocking::Client`] and [`blocking::Queue`] run the same calls on a small background
+//! runtime, for programs without one of their own. The derived one-liners take them under
+//! the same names, and return the result instead of a future:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use gamooga::prelude::*;
+//! use gamooga::{blocking, queue::QueueConfig, transport::DryRunTransport, Client};
+//!
+//! #[derive(GamoogaEvent)]
+//! struct Purchase<'a> {
+//!     sku: &'a str,
+//!     amount: f64,
+//! }
+//!
+//! #[derive(VisitorProps)]
+//! struct Profile {
+//!     city: String,
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dry = Arc::new(DryRunTransport::new());
+//! let client = blocking::Client::new(Client::builder("acme").transport(dry.clone()))?;
+//! let purchase = Purchase { sku: "A-1", amount: 12.5 };
+//! purchase.track(&client, "user-42")?; // evwid, returns when Gamooga answered
+//! let profile = Profile { city: "Tokyo".into() };
+//! profile.push(&client, "0123456789abcdef")?; // vpr
+//!
+//! let queue = client.queue(QueueConfig::default())?;
+//! purchase.try_enqueue(&queue, "user-42")?; // never blocks
+//! profile.enqueue(&queue, "0123456789abcdef")?; // blocks while the queue is full
+//! let report = queue.shutdown(Duration::from_secs(5))?;
+//! assert_eq!(report.delivered, 2);
+//! # Ok(()) }
+//! ```
 //!
 //! # Tracking plan
 //!
@@ -270,7 +378,15 @@
 //!
 //! # Features
 //!
-//! `derive` (on by default): the derive macros, re-exported here and in the [`prelude`].
+//! | feature | what it adds |
+//! |---|---|
+//! | `derive` (on by default) | the derive macros, re-exported here and in the [`prelude`] |
+//! | `spool` | the on-disk outbox (SQLite) of the delivery queue: `QueueConfig::spool(path)` |
+//! | `chrono` | `chrono::DateTime<Tz>` (also as a timestamp), `NaiveDateTime`, `NaiveDate` as properties |
+//! | `time` | `time::OffsetDateTime` (also as a timestamp), `PrimitiveDateTime`, `Date` as properties |
+//! | `uuid` | `uuid::Uuid` as a string property |
+//! | `rust_decimal` | `rust_decimal::Decimal` as an exact numeric property |
+//! | `serde_json` | `serde_json::Value` (a scalar, with its JSON type) and `serde_json::Number` as properties |
 #![warn(missing_docs)]
 
 pub use gamooga_core::*;
@@ -280,7 +396,7 @@ pub use gamooga_derive::{GamoogaEvent, GamoogaValue, VisitorProps};
 
 pub mod track;
 
-pub use track::{EventExt, VisitorPropsExt};
+pub use track::{Enqueuer, EventExt, Tracker, VisitorPropsExt};
 
 #[doc(hidden)]
 #[path = "private.rs"]
@@ -288,8 +404,9 @@ pub mod __private;
 
 /// The derives, the one-line send methods and the schema traits: `use gamooga::prelude::*;`.
 pub mod prelude {
+    // The one-line methods, sending and queueing (for the async and the blocking client
+    // and queue alike); they replace core's `queue::EnqueueEvent` here.
     pub use crate::track::{EventExt as _, VisitorPropsExt as _};
-    pub use gamooga_core::queue::EnqueueEvent as _;
     pub use gamooga_core::schema::{HasEventSchema, HasVisitorSchema, TrackingPlan};
     #[cfg(feature = "derive")]
     pub use gamooga_derive::{GamoogaEvent, GamoogaValue, VisitorProps};

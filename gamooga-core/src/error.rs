@@ -61,6 +61,26 @@ pub enum InvalidInput {
         /// The text that did not fit (left out of the message and of `Debug`).
         value: String,
     },
+    /// A numeric property's plain decimal would be longer than the SDK sends (a value such
+    /// as `1e-400` written out in full).
+    #[error(
+        "the numeric property `{name}` would take more than {max} characters in plain decimal"
+    )]
+    NumberTooLong {
+        /// The property's name.
+        name: String,
+        /// The most characters a number may take.
+        max: usize,
+    },
+    /// A property value of a type that can hold values Gamooga has no datatype for: a
+    /// `serde_json::Value` array or object, a date outside the years 0000 to 9999.
+    #[error("the property `{name}` is {what}, which Gamooga cannot store")]
+    UnsupportedValue {
+        /// The property's name.
+        name: String,
+        /// What the value was (`a JSON array`, ...), never the value itself.
+        what: &'static str,
+    },
     /// `vpr` needs at least one property.
     #[error("a visitor property push needs at least one property")]
     NoProperties,
