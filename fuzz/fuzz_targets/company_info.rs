@@ -40,7 +40,11 @@ fn check_backend(backend: &Backend) {
     for forbidden in ["://", "/", "?", "#", "@", " "] {
         assert!(!shown.contains(forbidden), "{shown:?} holds {forbidden:?}");
     }
-    assert_eq!(Backend::parse(&shown).ok().as_ref(), Some(backend), "Display → parse");
+    assert_eq!(
+        Backend::parse(&shown).ok().as_ref(),
+        Some(backend),
+        "Display → parse"
+    );
 
     // What the transport will actually reach, read by an independent parser.
     let url = url::Url::parse(&format!("https://{shown}/evwid/"))

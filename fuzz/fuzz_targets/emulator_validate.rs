@@ -58,7 +58,10 @@ fn check_accepted(method: &str, path: &str, decoded: &Decoded) {
         assert!(company.ends_with('/') && company.len() > 1);
         // The company segment percent-encoded again (every byte but unreserved ones) is the
         // same company.
-        let company = decoded.company.as_deref().expect("newnaconf names a company");
+        let company = decoded
+            .company
+            .as_deref()
+            .expect("newnaconf names a company");
         let encoded: String = form_urlencoded::byte_serialize(company.as_bytes())
             .collect::<String>()
             .replace('+', "%20");
@@ -96,7 +99,11 @@ fn check_accepted(method: &str, path: &str, decoded: &Decoded) {
         assert!((TM_MIN..TM_END).contains(&tm));
         assert!(matches!(endpoint, "evwid" | "evwidj" | "ev" | "evvprwid"));
     }
-    for p in decoded.event_properties.iter().chain(&decoded.visitor_properties) {
+    for p in decoded
+        .event_properties
+        .iter()
+        .chain(&decoded.visitor_properties)
+    {
         check_property(p);
     }
     if endpoint == "vpr" {

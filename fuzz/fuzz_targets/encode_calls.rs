@@ -140,7 +140,11 @@ impl Val {
             }
             Val::TextN(s) => {
                 assert!(plain_decimal(text), "{s:?} written {text:?}");
-                assert_eq!(text.parse::<f64>().ok(), s.parse::<f64>().ok(), "{s:?} written {text:?}");
+                assert_eq!(
+                    text.parse::<f64>().ok(),
+                    s.parse::<f64>().ok(),
+                    "{s:?} written {text:?}"
+                );
             }
         }
     }
@@ -173,7 +177,9 @@ impl VisitorProperties for FuzzVisitor<'_> {
 }
 
 fn write<W: PropertyWriter + ?Sized>(props: &[Prop], w: &mut W) -> Result<(), InvalidInput> {
-    props.iter().try_for_each(|p| w.property(&p.name, p.value.value()))
+    props
+        .iter()
+        .try_for_each(|p| w.property(&p.name, p.value.value()))
 }
 
 fn id_ok(id: &str) -> bool {
@@ -213,7 +219,9 @@ fuzz_target!(|input: Input| {
     };
     let visitor = FuzzVisitor(&input.visitor_props);
     let event_ok = !input.event.is_empty()
-        && input.tm.is_none_or(|t| (MIN_MILLIS..MAX_MILLIS).contains(&t))
+        && input
+            .tm
+            .is_none_or(|t| (MIN_MILLIS..MAX_MILLIS).contains(&t))
         && props_ok(&input.props);
 
     // (the built request or the refusal, whether the model says valid, the visitor
@@ -301,7 +309,10 @@ fn check_request(input: &Input, request: &Request) {
     // Only unreserved bytes, `%XX` escapes (upper-case hex), `&` and `=`.
     for piece in query.split('&') {
         let (key, value) = piece.split_once('=').expect("every parameter has `=`");
-        assert!(!key.is_empty() && key.bytes().all(|b| b.is_ascii_lowercase()), "{query}");
+        assert!(
+            !key.is_empty() && key.bytes().all(|b| b.is_ascii_lowercase()),
+            "{query}"
+        );
         let mut bytes = value.bytes();
         while let Some(b) = bytes.next() {
             if b == b'%' {
@@ -319,11 +330,20 @@ fn check_request(input: &Input, request: &Request) {
     }
 
     let endpoint = request.endpoint();
-    let (c, u, v, e) = (&*input.company, &*input.user, &*input.visitor, &*input.event);
+    let (c, u, v, e) = (
+        &*input.company,
+        &*input.user,
+        &*input.visitor,
+        &*input.event,
+    );
     let mut expected: Vec<Expected<'_>> = Vec::new();
     match endpoint {
         Endpoint::Evwid | Endpoint::Ev => {
-            let id = if endpoint == Endpoint::Ev { ("v", v) } else { ("u", u) };
+            let id = if endpoint == Endpoint::Ev {
+                ("v", v)
+            } else {
+                ("u", u)
+            };
             expected.extend([Single("c", c), Single(id.0, id.1), Single("e", e)]);
             expected.extend(input.props.iter().map(|p| Set(["ky", "vl", "tp"], p)));
             expected.push(Tm);
@@ -334,12 +354,22 @@ fn check_request(input: &Input, request: &Request) {
         Endpoint::Evvprwid => {
             expected.extend([Single("e", e), Single("c", c), Single("u", u)]);
             expected.extend(input.props.iter().map(|p| Set(["eky", "evl", "etp"], p)));
-            expected.extend(input.visitor_props.iter().map(|p| Set(["vky", "vvl", "vtp"], p)));
+            expected.extend(
+                input
+                    .visitor_props
+                    .iter()
+                    .map(|p| Set(["vky", "vvl", "vtp"], p)),
+            );
             expected.push(Tm);
         }
         Endpoint::Vpr => {
             expected.extend([Single("c", c), Single("v", v)]);
-            expected.extend(input.visitor_props.iter().map(|p| Set(["p", "vl", "tp"], p)));
+            expected.extend(
+                input
+                    .visitor_props
+                    .iter()
+                    .map(|p| Set(["p", "vl", "tp"], p)),
+            );
         }
         Endpoint::Id => {
             expected.extend([Single("c", c), Single("u", u)]);
@@ -351,14 +381,19 @@ fn check_request(input: &Input, request: &Request) {
     }
     let path = format!("/{}/", endpoint.name());
     assert_eq!(request.path(), path);
-    assert_eq!(request.method() == Method::Post, endpoint == Endpoint::Evwidj);
+    assert_eq!(
+        request.method() == Method::Post,
+        endpoint == Endpoint::Evwidj
+    );
 
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
     let mut at = pairs.iter();
     let mut next = |key: &str| -> String {
-        let (k, v) = at.next().unwrap_or_else(|| panic!("`{key}` missing: {query}"));
+        let (k, v) = at
+            .next()
+            .unwrap_or_else(|| panic!("`{key}` missing: {query}"));
         assert_eq!(k, key, "{query}");
         v.clone()
     };
@@ -439,7 +474,10 @@ fn check_request(input: &Input, request: &Request) {
         for (g, p) in got.iter().zip(sent) {
             assert_eq!(g.name, p.name);
             assert_eq!(g.datatype.to_string(), p.value.datatype());
-            if matches!(p.value, Val::Str(_) | Val::TextS(_) | Val::Bool(_) | Val::TextB(_)) {
+            if matches!(
+                p.value,
+                Val::Str(_) | Val::TextS(_) | Val::Bool(_) | Val::TextB(_)
+            ) {
                 p.value.check(&g.value);
             }
         }
@@ -464,7 +502,9 @@ fn json_entries(body: &str) -> Vec<(String, Box<RawValue>)> {
         }
     }
     let mut de = serde_json::Deserializer::from_str(body);
-    let entries = (&mut de).deserialize_map(Entries).expect("the body is a JSON object");
+    let entries = (&mut de)
+        .deserialize_map(Entries)
+        .expect("the body is a JSON object");
     de.end().expect("nothing after the object");
     entries
 }

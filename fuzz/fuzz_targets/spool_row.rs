@@ -57,11 +57,18 @@ fuzz_target!(|row: Row| {
     };
     let endpoint = request.endpoint();
     assert_eq!(endpoint.name(), raw.endpoint);
-    assert_ne!(endpoint, Endpoint::CompanyInfo, "company information is never queued");
+    assert_ne!(
+        endpoint,
+        Endpoint::CompanyInfo,
+        "company information is never queued"
+    );
     let path = format!("/{}/", endpoint.name());
     assert_eq!(request.path(), path);
     let post = endpoint == Endpoint::Evwidj;
-    assert_eq!(request.method(), if post { Method::Post } else { Method::Get });
+    assert_eq!(
+        request.method(),
+        if post { Method::Post } else { Method::Get }
+    );
     assert_eq!(request.method().as_str(), raw.method);
     assert_eq!(request.body().is_some(), post);
     assert_eq!(request.body(), raw.body.as_deref());
