@@ -433,9 +433,9 @@ pub fn parse_identify(body: &[u8]) -> Result<String> {
     match value.get("vid").and_then(|v| v.as_str()) {
         // A visitor id with a control character could not be sent back (the call builders
         // refuse it): refused here, where the answer is read. Found by fuzzing (`fuzz/`).
-        Some(vid) if vid.chars().any(char::is_control) => Err(decode(
-            "the visitor id (`vid`) holds a control character",
-        )),
+        Some(vid) if vid.chars().any(char::is_control) => {
+            Err(decode("the visitor id (`vid`) holds a control character"))
+        }
         Some(vid) if !vid.is_empty() => Ok(vid.to_owned()),
         _ => Err(decode("the answer has no visitor id (`vid`)")),
     }

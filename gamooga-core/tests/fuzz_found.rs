@@ -26,7 +26,12 @@ fn backends_that_url_reads_as_another_host_are_refused() {
         }
     }
     // Names that merely look hex-like stay names, reached as written.
-    for value in ["0xg.example", "x0.example", "evbk.gamooga.com", "0x7f.example"] {
+    for value in [
+        "0xg.example",
+        "x0.example",
+        "evbk.gamooga.com",
+        "0x7f.example",
+    ] {
         let backend = Backend::parse(value).unwrap();
         let url = url::Url::parse(&format!("https://{backend}/")).unwrap();
         assert_eq!(url.host_str(), Some(backend.host()), "{value}");
