@@ -683,8 +683,10 @@ fn disabled_error() -> Error {
     Error::Config("the client is disabled (GAMOOGA_DISABLED): it resolves and sends nothing".into())
 }
 
-/// Reads the answer of `id`: `{"result":"success","vid":"<visitor id>"}`.
-fn parse_identify(body: &[u8]) -> Result<String> {
+/// Reads the answer of `id`: `{"result":"success","vid":"<visitor id>"}`. Public only for
+/// the fuzz targets (`fuzz/`); not part of the API.
+#[doc(hidden)]
+pub fn parse_identify(body: &[u8]) -> Result<String> {
     let decode = |reason: &str| Error::Decode {
         call: Endpoint::Id,
         reason: reason.to_owned(),
@@ -696,6 +698,11 @@ fn parse_identify(body: &[u8]) -> Result<String> {
         return Err(decode(r#"the answer is not {"result":"success",...}"#));
     }
     match value.get("vid").and_then(|v| v.as_str()) {
+        // A visitor id with a control character could not be sent back (the call builders
+        // refuse it): refused here, where the answer is read. Found by fuzzing (`fuzz/`).
+        Some(vid) if vid.chars().any(char::is_control) => {
+            Err(decode("the visitor id (`vid`) holds a control character"))
+        }
         Some(vid) if !vid.is_empty() => Ok(vid.to_owned()),
         _ => Err(decode("the answer has no visitor id (`vid`)")),
     }
