@@ -12,12 +12,12 @@
 //! ```
 //! use std::sync::Arc;
 //! use std::time::Duration;
-//! use gamooga_core::{blocking, ClientBuilder, CustomEvent, Properties, transport::DryRunTransport};
-//! use gamooga_core::queue::QueueConfig;
+//! use gamooga::{blocking, ClientBuilder, CustomEvent, Properties, transport::DryRunTransport};
+//! use gamooga::queue::QueueConfig;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let client = blocking::Client::new(
-//!     gamooga_core::Client::builder("acme").transport(Arc::new(DryRunTransport::new())),
+//!     gamooga::Client::builder("acme").transport(Arc::new(DryRunTransport::new())),
 //! )?;
 //! client.track("user-42", &CustomEvent::new("login", Properties::new()))?;
 //!

@@ -72,7 +72,7 @@ impl DeadLetterReason {
     /// Parses [`as_str`](Self::as_str)'s output.
     ///
     /// ```
-    /// use gamooga_core::queue::DeadLetterReason;
+    /// use gamooga::queue::DeadLetterReason;
     /// for reason in DeadLetterReason::ALL {
     ///     assert_eq!(DeadLetterReason::from_name(reason.as_str()), Some(reason));
     /// }

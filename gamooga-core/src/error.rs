@@ -395,8 +395,8 @@ impl From<EnqueueError> for Error {
     /// [`Error::Enqueue`], keeping its request.
     ///
     /// ```
-    /// use gamooga_core::{Calls, CustomEvent, Error, Properties};
-    /// use gamooga_core::queue::EnqueueError;
+    /// use gamooga::{Calls, CustomEvent, Error, Properties};
+    /// use gamooga::queue::EnqueueError;
     /// let request = Calls::new("acme")?.track("user-42", &CustomEvent::new("login", Properties::new()))?;
     /// let error: Error = EnqueueError::Closed { request: Box::new(request) }.into();
     /// assert!(matches!(error, Error::Enqueue(_)));
@@ -496,7 +496,7 @@ impl Error {
     /// [resolution failures](Self::is_resolution_failure).
     ///
     /// ```
-    /// use gamooga_core::{Endpoint, Error};
+    /// use gamooga::{Endpoint, Error};
     /// let http = |status| Error::Http {
     ///     call: Endpoint::Evwid,
     ///     host: "evbk.gamooga.com".into(),

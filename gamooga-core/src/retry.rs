@@ -14,7 +14,7 @@ use crate::error::Error;
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// use gamooga_core::retry::{RetryPolicy, FOREVER};
+/// use gamooga::retry::{RetryPolicy, FOREVER};
 /// let policy = RetryPolicy::default().max_retry_after(Duration::MAX);
 /// let wait = policy.backoff(1, Some(Duration::MAX));
 /// assert_eq!(wait, FOREVER);
@@ -39,7 +39,7 @@ pub(crate) fn finite(d: Duration) -> Option<Duration> {
 ///
 /// ```
 /// use std::time::Duration;
-/// use gamooga_core::retry::RetryPolicy;
+/// use gamooga::retry::RetryPolicy;
 /// let policy = RetryPolicy::default().max_attempts(5).initial_backoff(Duration::from_millis(50));
 /// assert!(policy.backoff(1, None) <= Duration::from_millis(50));
 /// ```
@@ -158,10 +158,10 @@ impl RetryPolicy {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use gamooga_core::{retry::RetryPolicy, Error};
+    /// use gamooga::{retry::RetryPolicy, Error};
     /// let policy = RetryPolicy::default().max_elapsed(Some(Duration::from_secs(30)));
     /// let busy = |secs| Error::Http {
-    ///     call: gamooga_core::Endpoint::Evwid,
+    ///     call: gamooga::Endpoint::Evwid,
     ///     host: "evbk.gamooga.com".into(),
     ///     status: 429,
     ///     body: String::new(),

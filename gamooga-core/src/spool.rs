@@ -68,7 +68,7 @@ fn millis(t: SystemTime) -> i64 {
 ///
 /// ```
 /// use std::time::Duration;
-/// use gamooga_core::spool::DeadLetterRetention;
+/// use gamooga::spool::DeadLetterRetention;
 /// let keep = DeadLetterRetention::default().max_count(Some(1_000)).max_age(Some(Duration::from_secs(7 * 86_400)));
 /// assert_eq!(keep.max_count, Some(1_000));
 /// ```
@@ -357,7 +357,7 @@ fn endpoint_path(endpoint: Endpoint) -> Option<&'static str> {
 /// hold only what the encoder writes, so a tampered row cannot send anything else.
 ///
 /// ```
-/// use gamooga_core::spool::{decode_row, RawRow, RowError};
+/// use gamooga::spool::{decode_row, RawRow, RowError};
 /// let row = RawRow {
 ///     id: 1,
 ///     endpoint: "evwid".into(),
@@ -991,8 +991,8 @@ pub struct SpooledDeadLetter {
 /// SQLite's WAL mode lets both work).
 ///
 /// ```
-/// # fn main() -> Result<(), gamooga_core::Error> {
-/// use gamooga_core::spool::Spool;
+/// # fn main() -> Result<(), gamooga::Error> {
+/// use gamooga::spool::Spool;
 /// let dir = std::env::temp_dir().join(format!("gamooga-doc-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir).unwrap();
 /// let spool = Spool::open(dir.join("outbox.db"))?;

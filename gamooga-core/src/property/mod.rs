@@ -34,7 +34,7 @@ impl DataType {
     /// The wire code: `"s"`, `"n"` or `"b"`.
     ///
     /// ```
-    /// use gamooga_core::DataType;
+    /// use gamooga::DataType;
     /// assert_eq!(DataType::Number.code(), "n");
     /// assert_eq!(DataType::from_code("n"), Some(DataType::Number));
     /// ```
@@ -500,13 +500,13 @@ pub struct Property {
 /// numbers, right here (NaN and infinities are refused).
 ///
 /// ```
-/// use gamooga_core::Properties;
+/// use gamooga::Properties;
 /// let props = Properties::new()
 ///     .string("sku", "A&B")
 ///     .number("amount", 12.5)?
 ///     .boolean("first_order", true);
 /// assert_eq!(props.len(), 3);
-/// # Ok::<(), gamooga_core::InvalidInput>(())
+/// # Ok::<(), gamooga::InvalidInput>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Properties {
@@ -575,7 +575,7 @@ impl Properties {
     /// The value of the first property named `name`.
     ///
     /// ```
-    /// use gamooga_core::{Properties, Value};
+    /// use gamooga::{Properties, Value};
     /// let props = Properties::new().string("plan", "pro");
     /// assert_eq!(props.get("plan"), Some(&Value::String("pro".into())));
     /// assert_eq!(props.get("city"), None);
@@ -595,7 +595,7 @@ impl Properties {
     /// is refused there), so this never fails.
     ///
     /// ```
-    /// use gamooga_core::{Properties, Value};
+    /// use gamooga::{Properties, Value};
     /// let mut props = Properties::new().string("email", "alice@example.com").boolean("vip", true);
     /// props.set("email", "[redacted]");
     /// props.set("app_version", String::from("1.4.2"));
@@ -624,7 +624,7 @@ impl Properties {
     /// Removes every property named `name`; returns the first one's value.
     ///
     /// ```
-    /// use gamooga_core::Properties;
+    /// use gamooga::Properties;
     /// let mut props = Properties::new().string("email", "alice@example.com").boolean("vip", true);
     /// assert!(props.remove("email").is_some());
     /// assert_eq!(props.len(), 1);

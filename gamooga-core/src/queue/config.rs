@@ -63,8 +63,8 @@ pub(crate) type DeadLetterHook = Arc<dyn Fn(DeadLetter) + Send + Sync>;
 ///
 /// ```
 /// use std::time::Duration;
-/// use gamooga_core::queue::{Overflow, QueueConfig};
-/// use gamooga_core::retry::RetryPolicy;
+/// use gamooga::queue::{Overflow, QueueConfig};
+/// use gamooga::retry::RetryPolicy;
 /// let config = QueueConfig::default()
 ///     .capacity(50_000)
 ///     .overflow(Overflow::DropOldest)

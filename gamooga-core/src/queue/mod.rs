@@ -3,10 +3,10 @@
 //! ends up delivered or reported (counted, logged and handed to the dead-letter hook).
 //!
 //! ```no_run
-//! # async fn demo(client: gamooga_core::Client) -> Result<(), Box<dyn std::error::Error>> {
+//! # async fn demo(client: gamooga::Client) -> Result<(), Box<dyn std::error::Error>> {
 //! use std::time::Duration;
-//! use gamooga_core::{CustomEvent, Properties};
-//! use gamooga_core::queue::{Overflow, QueueConfig};
+//! use gamooga::{CustomEvent, Properties};
+//! use gamooga::queue::{Overflow, QueueConfig};
 //!
 //! let queue = client.queue(QueueConfig::default().overflow(Overflow::DropOldest))?;
 //! let event = CustomEvent::new("purchase", Properties::new().number("amount", 12.5)?);
@@ -463,8 +463,8 @@ impl Queue {
     /// ```
     /// use std::sync::Arc;
     /// use std::time::Duration;
-    /// use gamooga_core::{transport::DryRunTransport, Client, Properties};
-    /// use gamooga_core::queue::QueueConfig;
+    /// use gamooga::{transport::DryRunTransport, Client, Properties};
+    /// use gamooga::queue::QueueConfig;
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let dry = Arc::new(DryRunTransport::new());
     /// let client = Client::builder("acme").transport(dry.clone()).build()?;
@@ -554,8 +554,8 @@ impl Queue {
     /// ```
     /// # use std::sync::Arc;
     /// # use std::time::Duration;
-    /// # use gamooga_core::{Client, CustomEvent, Properties, transport::DryRunTransport};
-    /// # use gamooga_core::queue::QueueConfig;
+    /// # use gamooga::{Client, CustomEvent, Properties, transport::DryRunTransport};
+    /// # use gamooga::queue::QueueConfig;
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let client = Client::builder("acme").transport(Arc::new(DryRunTransport::new())).build()?;
     /// let queue = client.queue(QueueConfig::default())?;

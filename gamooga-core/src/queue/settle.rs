@@ -80,8 +80,8 @@ pub struct Decision {
 ///
 /// ```
 /// use std::time::Duration;
-/// use gamooga_core::queue::{DeliveryRules, Outcome, Verdict, PauseCause};
-/// use gamooga_core::{Endpoint, Error, RetryPolicy};
+/// use gamooga::queue::{DeliveryRules, Outcome, Verdict, PauseCause};
+/// use gamooga::{Endpoint, Error, RetryPolicy};
 ///
 /// let rules = DeliveryRules::new(RetryPolicy::background());
 /// let busy = Error::Http { call: Endpoint::Evwid, host: "evbk.gamooga.com".into(), status: 429, body: String::new(), attempts: 1, retry_after: Some(Duration::from_secs(2)) };
