@@ -623,6 +623,12 @@ pub use track::{Enqueuer, EventExt, Tracker, VisitorPropsExt};
 #[cfg(feature = "postgres")]
 pub use gamooga_outbox as outbox;
 
+// The README's Rust snippets, compiled as doctests (and run where they need no network), so
+// none can drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}
+
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
