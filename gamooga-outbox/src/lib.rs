@@ -91,6 +91,12 @@ pub use relay::{Relay, RelayConfig, RelayHandle, RelayReport, RelayStats};
 pub use schema::{check, migrate, MIGRATION_SQL, SCHEMA_VERSION};
 pub use table::TableStats;
 
+// The README's Rust snippets, compiled as doctests so they cannot drift from the API (not
+// run: they need a database).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}
+
 /// The sqlx this crate is built with (0.8, PostgreSQL, tokio): its `PgPool`, `Transaction`
 /// and `PgConnection` are the executor types the enqueue methods take.
 pub use sqlx;
