@@ -345,7 +345,7 @@ pub enum EvwidMode {
 /// ```
 ///
 /// With a [before-send hook](Self::with_before_send), every event and visitor property push
-/// goes through it as it is built (see [`hook`](crate::hook)).
+/// goes through it as it is built (see [`hook`]).
 #[derive(Clone)]
 pub struct Calls {
     company: String,
@@ -411,7 +411,7 @@ impl Calls {
 
     /// Sets the before-send hook: it sees each event's name and properties (and a visitor
     /// push's properties) as the call is built, can change them, or drop the call (see
-    /// [`hook`](crate::hook)). A dropped call is counted
+    /// [`hook`]). A dropped call is counted
     /// ([`stats`](Self::stats)) and its builder returns [`InvalidInput::DroppedByHook`]; the
     /// client's and the queue's methods return `Ok` for it instead.
     ///

@@ -633,7 +633,7 @@ impl Queue {
     }
 
     /// Exports the counters and gauges through the `metrics` facade now, rather than at the
-    /// next second (see [`metrics`](self::metrics) for the names). Does nothing once the queue
+    /// next second (see [`metrics`] for the names). Does nothing once the queue
     /// stopped (its last export was made then).
     #[cfg(feature = "metrics")]
     pub fn export_metrics(&self) {
