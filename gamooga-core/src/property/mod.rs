@@ -210,7 +210,19 @@ number_from!(
 
 /// A property value as it goes on the wire; borrowed where it can be, so writing an event
 /// allocates nothing of its own.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Its `Debug` shows the kind and datatype, never the value (property values are personal
+/// data, and `Debug` output ends up in logs), so neither do [`Property`], [`Properties`] and
+/// `CustomEvent`:
+///
+/// ```
+/// use gamooga_core::{Properties, Value};
+/// let props = Properties::new().string("email", "alice@example.com");
+/// let shown = format!("{props:?}");
+/// assert!(shown.contains("email") && !shown.contains("alice"));
+/// assert_eq!(format!("{:?}", Value::Bool(true)), "Bool(..)");
+/// ```
+#[derive(Clone, PartialEq)]
 pub enum Value<'a> {
     /// Text, datatype `s`.
     String(Cow<'a, str>),
@@ -484,6 +496,18 @@ macro_rules! pointer_impls {
     )*};
 }
 pointer_impls!(Box, Arc, Rc);
+
+impl fmt::Debug for Value<'_> {
+    /// The kind (and datatype of a [`Value::Text`]), never the value.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::String(_) => f.write_str("String(..)"),
+            Value::Number(_) => f.write_str("Number(..)"),
+            Value::Bool(_) => f.write_str("Bool(..)"),
+            Value::Text(_, datatype) => write!(f, "Text(.., {datatype:?})"),
+        }
+    }
+}
 
 /// One property of a [`Properties`] list.
 #[derive(Debug, Clone, PartialEq)]

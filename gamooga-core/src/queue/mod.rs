@@ -44,7 +44,9 @@
 //!   `flush` and `shutdown` return.
 //! - **Outages are visible.** When deliveries start failing, one `WARN` names where they go
 //!   and the error (at most one a minute while they keep failing); one `INFO` says when they
-//!   recover. [`QueueStats`] shows `failing_since` and `last_error`. Single retries are logged
+//!   recover. The limit is per queue, not per outage: an outage that starts within a minute of
+//!   the last warning gets neither (a flapping backend logs once a minute, not twice per flap).
+//!   [`QueueStats`] shows `failing_since` and `last_error` for every outage. Single retries are logged
 //!   at `DEBUG`. No user id or property value is logged above `DEBUG`.
 //! - **No setting panics**: durations saturate, `Duration::MAX` means "forever".
 //!
