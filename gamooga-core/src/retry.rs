@@ -156,7 +156,7 @@ impl RetryPolicy {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use gamooga_core::retry::RetryPolicy;
+    /// use gamooga::retry::RetryPolicy;
     /// let forever = RetryPolicy::default().max_elapsed(Some(Duration::MAX));
     /// assert!(forever.within_budget(Duration::from_secs(3600), Duration::MAX));
     /// let minute = RetryPolicy::default().max_elapsed(Some(Duration::from_secs(60)));

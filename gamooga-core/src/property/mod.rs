@@ -216,7 +216,7 @@ number_from!(
 /// `CustomEvent`:
 ///
 /// ```
-/// use gamooga_core::{Properties, Value};
+/// use gamooga::{Properties, Value};
 /// let props = Properties::new().string("email", "alice@example.com");
 /// let shown = format!("{props:?}");
 /// assert!(shown.contains("email") && !shown.contains("alice"));
