@@ -87,6 +87,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 pub use crate::dead_letter::{DeadLetter, DeadLetterReason};
+pub use crate::tag::Tag;
 pub use config::{Overflow, QueueConfig};
 pub use settle::{Decision, DeliveryRules, Outcome, Pause, PauseCause, Verdict};
 pub use stats::{DeadLetterCounts, Latency, QueueStats, ShutdownReport};
@@ -281,12 +282,13 @@ impl Queue {
     fn offer(
         &self,
         request: Arc<Request>,
+        tag: Option<&Arc<Tag>>,
         waiting: bool,
         spool: Spool<'_>,
     ) -> Result<Offered, EnqueueError> {
         let shared = self.shared();
         let stamp = Stamp::now();
-        let admission = shared.lock().admit(request, waiting, stamp);
+        let admission = shared.lock().admit_tagged(request, tag, waiting, stamp);
         match admission {
             Admission::Accepted(effects) => {
                 shared.apply(effects);
@@ -312,10 +314,12 @@ impl Queue {
                 shared.apply(effects);
                 match spool {
                     Spool::Blocking => {
-                        let written =
-                            shared
-                                .store
-                                .insert_blocking(token, request.clone(), stamp.enqueued_at);
+                        let written = shared.store.insert_blocking(
+                            token,
+                            request.clone(),
+                            stamp.enqueued_at,
+                            tag.cloned(),
+                        );
                         self.written(token, request, written)
                             .map(|()| Offered::Done)
                     }
@@ -324,6 +328,7 @@ impl Queue {
                             token,
                             request.clone(),
                             stamp.enqueued_at,
+                            tag.cloned(),
                         ));
                         Ok(Offered::Writing(token, request))
                     }
@@ -366,7 +371,15 @@ impl Queue {
     /// With a spool, the event is durable when this returns, so this call waits for the
     /// spool's commit (group commit with other enqueues; typically a millisecond or two).
     pub fn try_enqueue(&self, request: Request) -> Result<(), EnqueueError> {
-        match self.offer(Arc::new(request), false, Spool::Blocking)? {
+        self.try_enqueue_with(request, None)
+    }
+
+    fn try_enqueue_with(
+        &self,
+        request: Request,
+        tag: Option<Arc<Tag>>,
+    ) -> Result<(), EnqueueError> {
+        match self.offer(Arc::new(request), tag.as_ref(), false, Spool::Blocking)? {
             Offered::Full(request) => Err(EnqueueError::Full {
                 request: unwrap_request(request),
                 capacity: self.shared().config.capacity,
@@ -387,13 +400,21 @@ impl Queue {
     /// settles, if it has already waited 1 ms. (So a waiter can wait for the next settlement,
     /// at most the request timeout, while a few slots are free.)
     pub async fn enqueue(&self, request: Request) -> Result<(), EnqueueError> {
+        self.enqueue_with(request, None).await
+    }
+
+    async fn enqueue_with(
+        &self,
+        request: Request,
+        tag: Option<Arc<Tag>>,
+    ) -> Result<(), EnqueueError> {
         let mut request = Arc::new(request);
         loop {
             let notified = self.shared().room.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             let mut write = None;
-            match self.offer(request, true, Spool::Async(&mut write))? {
+            match self.offer(request, tag.as_ref(), true, Spool::Async(&mut write))? {
                 Offered::Done => return Ok(()),
                 Offered::Full(back) => {
                     request = back;
@@ -408,6 +429,53 @@ impl Queue {
                 }
             }
         }
+    }
+
+    /// [`enqueue`](Self::enqueue) with the caller's [`Tag`]: given back in the event's
+    /// [`DeadLetter`] ([`DeadLetter::tag`]) and, with a spool, stored in its row, where it
+    /// moves the source's cursor ([`Spool::cursor`](crate::spool::Spool::cursor)) in the
+    /// transaction that writes the row.
+    ///
+    /// **Order.** Spool writes commit in the order they start: at the first poll that finds
+    /// room (at once when the queue is not full). So when every enqueue of a source is first
+    /// polled in position order, with room, the cursor is a position before which every
+    /// event is in the spool: an importer can start again after it, after a crash too. (The
+    /// `gamooga import` command polls each enqueue once as it creates it, and never enqueues
+    /// more than the queue has room for.)
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use gamooga_core::{Client, CustomEvent, Properties, transport::DryRunTransport};
+    /// # use gamooga_core::queue::{QueueConfig, Tag};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let client = Client::builder("acme").transport(Arc::new(DryRunTransport::new())).build()?;
+    /// let queue = client.queue(QueueConfig::default().dead_letter(|dl| {
+    ///     if let Some(tag) = dl.tag() {
+    ///         eprintln!("row at line {} of {} failed: {}", tag.extra(), tag.source(), dl.reason());
+    ///     }
+    /// }))?;
+    /// let request = queue.calls().track("user-42", &CustomEvent::new("login", Properties::new()))?;
+    /// queue.enqueue_tagged(request, Tag::new("logins.csv", 1_024).with_extra(17)).await?;
+    /// # queue.flush().await;
+    /// # Ok(()) }
+    /// ```
+    pub async fn enqueue_tagged(&self, request: Request, tag: Tag) -> Result<(), EnqueueError> {
+        self.enqueue_with(request, Some(Arc::new(tag))).await
+    }
+
+    /// [`try_enqueue`](Self::try_enqueue) with the caller's [`Tag`] (see
+    /// [`enqueue_tagged`](Self::enqueue_tagged)).
+    pub fn try_enqueue_tagged(&self, request: Request, tag: Tag) -> Result<(), EnqueueError> {
+        self.try_enqueue_with(request, Some(Arc::new(tag)))
+    }
+
+    /// Records that `tag`'s position was handled with nothing to send (a row refused before
+    /// it was built, say): with a spool, the source's cursor moves to it if it is greater, in
+    /// order with the writes started before this call, and counts it as
+    /// [`marked`](crate::spool::Cursor::marked). Without a spool it does nothing. It does not
+    /// wait for the commit.
+    pub fn mark_position(&self, tag: Tag) {
+        self.shared().store.mark(tag);
     }
 
     /// Builds an event by user id ([`Calls::track`]) and queues it without waiting.
