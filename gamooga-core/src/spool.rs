@@ -382,6 +382,11 @@ fn connect(path: &Path, mode: OpenMode) -> Result<(Connection, i64), Error> {
         conn.query_row(pragma, [], |r| r.get(0))
             .map_err(|e| match sqlite_kind(&e) {
                 SpoolErrorKind::Io => io_error(path, format!("not a usable SQLite file ({e})")),
+                SpoolErrorKind::NotASpool => spool_error_kind(
+                    path,
+                    SpoolErrorKind::NotASpool,
+                    format!("the file is not a gamooga spool ({e})"),
+                ),
                 kind => spool_error_kind(path, kind, format!("not a usable SQLite file ({e})")),
             })?;
     if !journal.eq_ignore_ascii_case("wal") {
@@ -1481,6 +1486,29 @@ impl Spool {
         &self.path
     }
 
+    /// Whether a queue (in this or another process) holds the spool's writer lock now. The
+    /// answer can change right after; a queue opened on the file is the sure test.
+    pub fn in_use(&self) -> Result<bool, Error> {
+        let lock_path = companion(&self.path, "-lock");
+        let file = match std::fs::OpenOptions::new().write(true).open(&lock_path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => {
+                return Err(io_error(
+                    &self.path,
+                    format!("cannot open its lock file ({e})"),
+                ))
+            }
+        };
+        match file.try_lock() {
+            Ok(()) => Ok(false), // released when `file` drops
+            Err(std::fs::TryLockError::WouldBlock) => Ok(true),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(io_error(&self.path, format!("cannot lock it ({e})")))
+            }
+        }
+    }
+
     /// The file's format version (1 or 2).
     pub fn version(&self) -> u32 {
         self.version as u32
@@ -2300,9 +2328,12 @@ mod tests {
             }) => {}
             other => panic!("a second writer: {:?}", other.err()),
         }
-        // Inspection works while a writer holds it.
-        assert_eq!(Spool::open_existing(&used).unwrap().pending().unwrap(), 0);
+        // Inspection works while a writer holds it, and sees it is held.
+        let inspect = Spool::open_existing(&used).unwrap();
+        assert_eq!(inspect.pending().unwrap(), 0);
+        assert!(inspect.in_use().unwrap());
         drop(first);
+        assert!(!inspect.in_use().unwrap(), "released with the writer");
     }
 
     #[tokio::test]

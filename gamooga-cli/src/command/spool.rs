@@ -233,6 +233,14 @@ async fn replay(args: &ReplayArgs, conn: &ConnectionArgs, out: Output) -> Result
     let path = &args.spool.path;
     let marked = {
         let spool = open(path)?;
+        if !args.mark_only && spool.in_use()? {
+            // Refused before anything changes: marked now, they would wait for the queue
+            // that holds the file, which does not read them before its next start.
+            return Err(CliError::failed(format!(
+                "{} is in use by another queue (a running import or service): stop it first,                  or use --mark-only so that the next queue started on it delivers them",
+                path.display()
+            )));
+        }
         spool.replay_dead_letters()?
     };
     if args.mark_only {

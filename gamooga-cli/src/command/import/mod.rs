@@ -784,9 +784,11 @@ pub async fn run(args: ImportArgs, conn: &ConnectionArgs, out: Output) -> Result
         ));
         interrupted = or_signal(&mut sig, queue.flush()).await.is_none();
     }
-    let replayed_delivered = counts.delivered.load(Ordering::Relaxed);
+    // The queue's own counts: a 200 that comes after a shutdown deadline abandoned its
+    // attempt is not a delivery (the row stays spooled, the attempt counted ambiguous).
+    let replayed_delivered = queue.stats().delivered;
     let replayed_dead = counts.dead.load(Ordering::Relaxed);
-    let settled_before = replayed_delivered + replayed_dead;
+    let settled_before = counts.settled();
 
     let channel = if args.rate.is_some() { 1 } else { 1024 };
     let (tx, mut rx) = mpsc::channel::<Item>(channel);
@@ -971,7 +973,7 @@ pub async fn run(args: ImportArgs, conn: &ConnectionArgs, out: Output) -> Result
     // counted ambiguous, so the journal is done with.
     journal::remove(&paths.spool);
     let elapsed = started_at.elapsed();
-    let delivered_total = counts.delivered.load(Ordering::Relaxed);
+    let delivered_total = report.delivered;
     let dead_total = counts.dead.load(Ordering::Relaxed);
     let delivered_rows = delivered_total - replayed_delivered;
     let failed = dead_total - replayed_dead;
