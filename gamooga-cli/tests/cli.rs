@@ -6,7 +6,7 @@ mod common;
 use std::io::BufRead;
 use std::time::Duration;
 
-use common::{bare, gamooga, json_lines, query_pairs, stderr, stdout};
+use common::{bare, gamooga, json_lines, query_pairs, signal, stderr, stdout, Reaped};
 use gamooga_emulator::{Emulator, RecordedProperty};
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -444,18 +444,20 @@ async fn emulator_subcommand_serves_checks_a_plan_and_writes_json_lines() {
             "visitor_properties": []}"#,
     )
     .unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gamooga"))
-        .args(["emulator", "--port", "0", "--inspector-port", "0", "--json"])
-        .arg(&calls_file)
-        .arg("--plan")
-        .arg(&plan)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = Reaped::new(
+        std::process::Command::new(env!("CARGO_BIN_EXE_gamooga"))
+            .args(["emulator", "--port", "0", "--inspector-port", "0", "--json"])
+            .arg(&calls_file)
+            .arg("--plan")
+            .arg(&plan)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     // "gamooga emulator listening: config URL http://127.0.0.1:PORT, backend 127.0.0.1:PORT"
     let mut first = String::new();
-    std::io::BufReader::new(child.stderr.take().unwrap())
+    std::io::BufReader::new(child.child().stderr.take().unwrap())
         .read_line(&mut first)
         .unwrap();
     let config_url = first
@@ -473,7 +475,7 @@ async fn emulator_subcommand_serves_checks_a_plan_and_writes_json_lines() {
         .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
     // One line per call: newnaconf first, then the event.
-    let line = std::io::BufReader::new(child.stdout.take().unwrap())
+    let line = std::io::BufReader::new(child.child().stdout.take().unwrap())
         .lines()
         .map(Result::unwrap)
         .find(|l| l.starts_with("evwid"))
@@ -506,12 +508,8 @@ async fn emulator_subcommand_serves_checks_a_plan_and_writes_json_lines() {
         assert_eq!(mode & 0o777, 0o600, "the calls hold user ids: owner only");
     }
 
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = child.wait().unwrap();
+    signal("-TERM", child.id());
+    let status = child.take().wait().unwrap();
     assert_eq!(status.code(), Some(0));
 
     // The output flag is not the emulator's; a plan that is not there is named.

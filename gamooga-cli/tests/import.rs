@@ -7,7 +7,9 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{events_per_user, gamooga, json_lines, rejects, spawnable, stderr, stdout};
+use common::{
+    events_per_user, gamooga, json_lines, rejects, signal, spawnable, stderr, stdout, Reaped,
+};
 use gamooga_emulator::{Emulator, RecordedProperty};
 use serde_json::Value;
 
@@ -530,12 +532,14 @@ async fn after_ctrl_c_the_same_command_goes_on_after_the_checkpoint() {
     };
     let mut first = spawnable(&emu);
     args(&mut first);
-    let child = first
-        .args(["--rate", "1000"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = Reaped::new(
+        first
+            .args(["--rate", "1000"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     assert!(
         emu.wait_for(|calls| calls.len() > 300, Duration::from_secs(60))
             .await,
@@ -544,11 +548,8 @@ async fn after_ctrl_c_the_same_command_goes_on_after_the_checkpoint() {
     // Gamooga goes away: rows keep being accepted into the spool, none is delivered.
     emu.go_down().await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let killed = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    signal("-INT", child.id());
+    let child = child.take();
     let output = tokio::task::spawn_blocking(move || child.wait_with_output())
         .await
         .unwrap()
@@ -674,14 +675,16 @@ async fn start_at_overrides_the_checkpoint_and_start_over_forgets_it() {
 
     // A checkpoint of another file of this name (its start differs) is not applied.
     emu.go_down().await;
-    let child = spawnable(&emu)
-        .args(["--json", "import"])
-        .arg(&file)
-        .args(["--event", "e", "--shutdown-timeout", "0"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = Reaped::new(
+        spawnable(&emu)
+            .args(["--json", "import"])
+            .arg(&file)
+            .args(["--event", "e", "--shutdown-timeout", "0"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let spool = dir.path().join("rows.ndjson.gamooga-spool");
     // Wait until the 10 rows are accepted (the emulator is down: they stay pending).
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -697,10 +700,8 @@ async fn start_at_overrides_the_checkpoint_and_start_over_forgets_it() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
+    signal("-INT", child.id());
+    let child = child.take();
     let output = tokio::task::spawn_blocking(move || child.wait_with_output())
         .await
         .unwrap()

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{json_lines, spawnable, stderr};
+use common::{json_lines, signal, spawnable, stderr, Reaped};
 use gamooga_emulator::Emulator;
 use serde_json::Value;
 
@@ -82,25 +82,31 @@ fn import(emu: &Emulator, file: &Path) -> std::process::Command {
     cmd
 }
 
-async fn wait(child: std::process::Child) -> std::process::Output {
-    tokio::time::timeout(
+async fn wait(child: Reaped) -> std::process::Output {
+    let pid = child.id();
+    let child = child.take();
+    match tokio::time::timeout(
         RUN_LIMIT,
         tokio::task::spawn_blocking(move || child.wait_with_output()),
     )
     .await
-    .expect("the import finished in time")
-    .unwrap()
-    .unwrap()
+    {
+        Ok(output) => output.unwrap().unwrap(),
+        Err(_) => {
+            signal("-KILL", pid);
+            panic!("the import did not finish in {RUN_LIMIT:?}");
+        }
+    }
 }
 
-/// Runs the first import until `INTERRUPT_AFTER` rows arrived, then sends `signal`.
+/// Runs the first import until `INTERRUPT_AFTER` rows arrived, then sends `how`.
 async fn interrupted_run(
     emu: &Emulator,
     arrived: &Arrived,
     file: &Path,
-    signal: &str,
+    how: &str,
 ) -> std::process::Output {
-    let child = import(emu, file).spawn().unwrap();
+    let child = Reaped::new(import(emu, file).spawn().unwrap());
     let deadline = Instant::now() + RUN_LIMIT;
     while arrived.total.load(Ordering::Relaxed) < INTERRUPT_AFTER {
         assert!(
@@ -109,11 +115,7 @@ async fn interrupted_run(
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let sent = std::process::Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
+    signal(how, child.id());
     wait(child).await
 }
 
@@ -183,7 +185,7 @@ async fn an_import_interrupted_by_sigint_goes_on_without_loss() {
     assert!(run1["still_spooled"].as_u64().unwrap() > 0, "{run1}");
     assert!(stderr(&output).contains("Run the same command again"));
 
-    let output = wait(import(&emu, &file).spawn().unwrap()).await;
+    let output = wait(Reaped::new(import(&emu, &file).spawn().unwrap())).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let run2 = json_lines(&output).remove(0);
     assert_eq!(run2["replayed"], run1["still_spooled"], "{run2}");
@@ -215,7 +217,7 @@ async fn an_import_killed_by_sigkill_goes_on_without_loss() {
         .join("rows.ndjson.gamooga-spool-attempts")
         .exists());
 
-    let output = wait(import(&emu, &file).spawn().unwrap()).await;
+    let output = wait(Reaped::new(import(&emu, &file).spawn().unwrap())).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let run2 = json_lines(&output).remove(0);
     // The rows the killed run had sent without an answer (or whose delete it had not

@@ -652,6 +652,14 @@ impl Queue {
         }
     }
 
+    /// How many events could be enqueued now without waiting for room (the capacity less
+    /// what is held: ready, waiting for a retry, in flight, being written to the spool,
+    /// reserved for a replay page). It only grows until the next enqueue or replay page, so a
+    /// single enqueuer that sees room here is taken in at its first poll, in its order.
+    pub fn room(&self) -> usize {
+        self.shared().lock().room()
+    }
+
     /// A snapshot of the live counters (see [`QueueStats`] for the identity they keep).
     pub fn stats(&self) -> QueueStats {
         self.shared().stats()

@@ -314,7 +314,7 @@ impl State {
             + self.replay.reserved
     }
 
-    fn room(&self) -> usize {
+    pub(super) fn room(&self) -> usize {
         self.capacity.saturating_sub(self.held())
     }
 

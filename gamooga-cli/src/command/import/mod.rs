@@ -706,7 +706,6 @@ pub async fn run(args: ImportArgs, conn: &ConnectionArgs, out: Output) -> Result
         // Every dead letter stays until `gamooga spool purge`: the rejects file has them,
         // and the counts of a resumed import rely on them.
         .spool_dead_letters(DeadLetterRetention::unbounded());
-    let capacity = config.get_capacity() as u64;
     let queue = Queue::new(
         Tracker {
             client: client.clone(),
@@ -788,7 +787,6 @@ pub async fn run(args: ImportArgs, conn: &ConnectionArgs, out: Output) -> Result
     // attempt is not a delivery (the row stays spooled, the attempt counted ambiguous).
     let replayed_delivered = queue.stats().delivered;
     let replayed_dead = counts.dead.load(Ordering::Relaxed);
-    let settled_before = counts.settled();
 
     let channel = if args.rate.is_some() { 1 } else { 1024 };
     let (tx, mut rx) = mpsc::channel::<Item>(channel);
@@ -804,23 +802,24 @@ pub async fn run(args: ImportArgs, conn: &ConnectionArgs, out: Output) -> Result
     let mut invalid = 0u64;
     let mut window = Window::new();
     let mut sent = 0u64;
-    let mut enqueued = 0u64;
     let mut skip_first = plan.skip_first;
     let paced_from = Instant::now();
     let tag = |at: RowPos| Tag::new(source.clone(), at.offset).with_extra(at.line);
 
     'rows: while !interrupted {
-        // Never more rows in the queue than it holds: an enqueue never waits for room, so
-        // every enqueue starts its spool write at its first poll, in file order.
-        loop {
-            let settled = counts.settled() - settled_before + tally.not_queued;
-            if enqueued.saturating_sub(settled) < capacity {
-                break;
-            }
-            if or_signal(&mut sig, counts.settled.notified())
-                .await
-                .is_none()
-            {
+        // Only when the queue has room: an enqueue then never waits for it, so every enqueue
+        // starts its spool write at its first poll (below), in file order. (Nothing else
+        // takes room now: the backlog was read and delivered first.)
+        while queue.room() == 0 {
+            // Woken by a delivery (which frees its slot right after) or a dead letter; the
+            // timer covers a wake-up that came just before the slot was freed.
+            let wait = async {
+                tokio::select! {
+                    () = counts.settled.notified() => {}
+                    () = tokio::time::sleep(Duration::from_millis(1)) => {}
+                }
+            };
+            if or_signal(&mut sig, wait).await.is_none() {
                 interrupted = true;
                 break 'rows;
             }
@@ -901,7 +900,6 @@ pub async fn run(args: ImportArgs, conn: &ConnectionArgs, out: Output) -> Result
                 }
                 rows.fetch_add(1, Ordering::Relaxed);
                 sent += 1;
-                enqueued += 1;
                 let q = queue.clone();
                 let row_tag = tag(start);
                 window.push_back(started(Box::pin(async move {

@@ -1,6 +1,8 @@
 //! What the queue did with the rows: deliveries (seen by a [`Deliver`] wrapper that sends
 //! through the SDK's client exactly as the queue would) and dead letters (seen by the
-//! queue's hook), counted, with a wake-up for the loop that waits for room.
+//! queue's hook), counted for the progress bar, with a wake-up for the loop that waits for
+//! room. (The summary takes the queue's own counts: a 200 that comes after a shutdown
+//! deadline abandoned its attempt is not a delivery.)
 //!
 //! Which row a dead letter came from is its [`Tag`](gamooga::queue::Tag): the queue carries
 //! it from the enqueue to the dead letter, through the spool too, so nothing here maps
@@ -27,11 +29,6 @@ pub struct Counts {
 }
 
 impl Counts {
-    /// Rows settled so far.
-    pub fn settled(&self) -> u64 {
-        self.delivered.load(Ordering::Relaxed) + self.dead.load(Ordering::Relaxed)
-    }
-
     /// A dead letter was handed out.
     pub fn dead_letter(&self) {
         self.dead.fetch_add(1, Ordering::Relaxed);
