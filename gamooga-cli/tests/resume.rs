@@ -164,8 +164,12 @@ fn check_every_row_arrived(arrived: &Arrived, run2: &Value, ambiguous: u64) -> u
     );
     eprintln!(
         "{} rows skipped ({} delivered by the first run, {} left in the spool), {} read; \
-         {duplicates} duplicate(s), {ambiguous} ambiguous",
-        skipped, run2["skipped_delivered"], run2["replayed"], run2["rows"]
+         {duplicates} duplicate(s), {ambiguous} ambiguous ({} of them rows replayed after a kill)",
+        skipped,
+        run2["skipped_delivered"],
+        run2["replayed"],
+        run2["rows"],
+        run2["unconfirmed_replayed"]
     );
     duplicates
 }

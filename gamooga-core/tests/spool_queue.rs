@@ -543,9 +543,12 @@ async fn dropping_a_spooled_queue_keeps_its_events() {
     assert_eq!(Spool::open(&path).unwrap().pending().unwrap(), 5);
 }
 
+/// The tags a dead-letter hook was handed, in order.
+type Tags = std::sync::Arc<std::sync::Mutex<Vec<Option<Tag>>>>;
+
 /// A dead-letter hook that keeps the tags it is handed.
 fn tag_collector() -> (
-    std::sync::Arc<std::sync::Mutex<Vec<Option<Tag>>>>,
+    Tags,
     impl Fn(gamooga_core::queue::DeadLetter) + Send + Sync + 'static,
 ) {
     let tags = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));

@@ -565,7 +565,18 @@ fn plan(args: &ImportArgs, paths: &Paths, earlier: Option<&Earlier>) -> Result<P
         }
         return Ok(fresh);
     }
+    let len = paths
+        .input
+        .as_deref()
+        .and_then(|p| std::fs::metadata(p).ok())
+        .map_or(0, |m| m.len());
     match &earlier.cursor {
+        Some(cursor) if cursor.position >= len => Err(CliError::usage(format!(
+            "the checkpoint in {} is at byte {} of {}, which has only {len} bytes now (it was              cut short since): to import it from its start, pass --start-over",
+            paths.spool.display(),
+            cursor.position,
+            paths.shown
+        ))),
         Some(cursor) => Ok(Plan {
             at: Some(RowPos {
                 offset: cursor.position,
