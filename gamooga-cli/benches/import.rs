@@ -179,6 +179,35 @@ fn import(emu: &Emulator, file: &Path, extra: &[&str]) -> (f64, Option<u64>, ser
     (wall, peak, summary)
 }
 
+/// CPU seconds used so far: (this process, its waited-for children), from /proc/self/stat.
+fn cpu_seconds() -> (f64, f64) {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    let ticks = *TICKS.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(100.0)
+    });
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    // Fields after the command name: state is field 3; utime, stime, cutime, cstime 14-17.
+    let fields: Vec<f64> = stat
+        .rsplit_once(") ")
+        .expect("a stat line")
+        .1
+        .split_whitespace()
+        .skip(11)
+        .take(4)
+        .map(|f| f.parse().expect("a tick count"))
+        .collect();
+    (
+        (fields[0] + fields[1]) / ticks,
+        (fields[2] + fields[3]) / ticks,
+    )
+}
+
 fn load() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -227,28 +256,42 @@ fn main() {
     write_ndjson(&ndjson, rows);
 
     let (mut queue_rates, mut spooled_rates, mut import_rates) = (vec![], vec![], vec![]);
-    let (mut ratios, mut spooled_ratios) = (vec![], vec![]);
+    let (mut ratios, mut spooled_ratios, mut cpu_ratios) = (vec![], vec![], vec![]);
+    let (mut queue_cpus, mut import_cpus) = (vec![], vec![]);
     for run in 1..=runs {
+        let (self0, _) = cpu_seconds();
         let queue = runtime.block_on(queue_rate_sequential(&client, rows));
+        // The queue and the emulator, both in this process.
+        let queue_cpu = (cpu_seconds().0 - self0) / rows as f64;
         let spool = dir.path().join(format!("q{run}.spool"));
         let spooled = runtime.block_on(queue_rate(&client, rows, Some(&spool)));
         let before = emu.count("evwid");
+        let (self0, children0) = cpu_seconds();
         let (wall, _, summary) = import(&emu, &ndjson, &[]);
+        let (self1, children1) = cpu_seconds();
+        // The import process, and the emulator in this one.
+        let import_cpu = (self1 - self0 + children1 - children0) / rows as f64;
         assert_eq!(summary["delivered"], rows, "{summary}");
         assert_eq!(emu.count("evwid") - before, rows as usize);
         let rate = rows as f64 / wall;
         println!(
             "run {run}: queue (memory, one at a time) {queue:>7.0} events/s, queue (spooled, 512 \
              in flight) {spooled:>7.0} events/s, gamooga import {rate:>7.0} rows/s = {:>3.0}% of \
-             the queue, {:>3.0}% of the spooled queue",
+             the queue, {:>3.0}% of the spooled queue; CPU per event: queue {:.1} us, import \
+             {:.1} us",
             100.0 * rate / queue,
-            100.0 * rate / spooled
+            100.0 * rate / spooled,
+            queue_cpu * 1e6,
+            import_cpu * 1e6
         );
         queue_rates.push(queue);
         spooled_rates.push(spooled);
         import_rates.push(rate);
         ratios.push(rate / queue);
         spooled_ratios.push(rate / spooled);
+        queue_cpus.push(queue_cpu * 1e6);
+        import_cpus.push(import_cpu * 1e6);
+        cpu_ratios.push(queue_cpu / import_cpu);
     }
     let show = |what: &str, values: &[f64], unit: &str, scale: f64| {
         let (median, low, high) = summary(values);
@@ -278,6 +321,28 @@ fn main() {
     show(
         "  import / spooled queue (same run)",
         &spooled_ratios,
+        "%",
+        100.0,
+    );
+    // On a busy machine the wall-clock rates depend on how the scheduler shares the cores
+    // (the import is a process of its own, with its own threads). The CPU each path spends
+    // per event (the emulator's included) much less: where both are CPU-bound, the rates
+    // are in the inverse ratio of these costs.
+    show(
+        "  CPU per event, queue and emulator",
+        &queue_cpus,
+        " us",
+        1.0,
+    );
+    show(
+        "  CPU per row, import and emulator",
+        &import_cpus,
+        " us",
+        1.0,
+    );
+    show(
+        "  queue CPU / import CPU (same run)",
+        &cpu_ratios,
         "%",
         100.0,
     );

@@ -856,6 +856,11 @@ impl SpoolWriter {
             pruned: pruned.clone(),
             dead_since_prune: false,
             last_prune: Instant::now(),
+            sources: first
+                .rows
+                .iter()
+                .filter_map(|r| Some((r.id, r.tag.as_ref()?.source_arc().clone())))
+                .collect(),
         };
         std::thread::Builder::new()
             .name("gamooga-spool".into())
@@ -1036,6 +1041,10 @@ struct Writer {
     pruned: Arc<AtomicU64>,
     dead_since_prune: bool,
     last_prune: Instant,
+    /// The tag source of each tagged pending row this writer wrote or read for replay (the
+    /// rows the queue may deliver), so a delete counts its source's deliveries without
+    /// reading the row back. At most the rows the queue holds.
+    sources: HashMap<i64, Arc<str>>,
 }
 
 /// What a command produced inside the transaction.
@@ -1064,16 +1073,22 @@ impl Writer {
     fn apply_batch(&mut self, batch: Vec<Command>) {
         // All or nothing: the first failed statement ends the batch and the transaction
         // rolls back, so no insert is durable while its caller is told it failed.
+        let sources = &mut self.sources;
         let committed = (|| -> rusqlite::Result<Vec<Applied>> {
             let tx = self.conn.transaction()?;
             let mut cursors = CursorBatch::default();
             let applied = batch
                 .iter()
-                .map(|c| apply(&tx, c, &mut cursors))
+                .map(|c| apply(&tx, c, &mut cursors, sources))
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             // The cursors move in the transaction of the rows that move them.
             cursors.write(&tx)?;
             tx.commit()?;
+            // Only what committed is known (a rolled-back row id may be written again).
+            for id in cursors.forget.drain(..) {
+                sources.remove(&id);
+            }
+            sources.extend(cursors.learn.drain(..));
             Ok(applied)
         })();
         let failure = match &committed {
@@ -1169,7 +1184,11 @@ struct CursorBatch {
     /// Per source: the greatest tag written or marked, and how many events and marks.
     moved: HashMap<Arc<str>, Moved>,
     /// Per source: tagged rows deleted after delivery.
-    delivered: HashMap<String, u64>,
+    delivered: HashMap<Arc<str>, u64>,
+    /// Tagged pending rows written or read (for [`Writer::sources`], once committed).
+    learn: Vec<(i64, Arc<str>)>,
+    /// Rows deleted or dead-lettered (out of [`Writer::sources`], once committed).
+    forget: Vec<i64>,
 }
 
 struct Moved {
@@ -1195,7 +1214,7 @@ impl CursorBatch {
         moved.marked += marked;
     }
 
-    fn write(self, conn: &Connection) -> rusqlite::Result<()> {
+    fn write(&self, conn: &Connection) -> rusqlite::Result<()> {
         if self.moved.is_empty() && self.delivered.is_empty() {
             return Ok(());
         }
@@ -1225,7 +1244,7 @@ impl CursorBatch {
             "UPDATE gamooga_cursor SET delivered = delivered + ?2 WHERE source = ?1",
         )?;
         for (source, n) in &self.delivered {
-            delivered.execute(params![source, sql_position(*n)])?;
+            delivered.execute(params![&**source, sql_position(*n)])?;
         }
         Ok(())
     }
@@ -1235,6 +1254,7 @@ fn apply(
     conn: &Connection,
     command: &Command,
     cursors: &mut CursorBatch,
+    sources: &HashMap<i64, Arc<str>>,
 ) -> rusqlite::Result<Applied> {
     const INSERT: &str = "INSERT INTO gamooga_outbox
         (endpoint, method, path, query, body, enqueued_ms, attempts, dead_reason, last_error,
@@ -1265,12 +1285,17 @@ fn apply(
                 position,
                 extra
             ])?;
+            let id = conn.last_insert_rowid();
             if let Some(tag) = &i.tag {
                 cursors.advance(tag, 1, 0);
+                cursors.learn.push((id, tag.source_arc().clone()));
             }
-            Ok(Applied::Row(conn.last_insert_rowid()))
+            Ok(Applied::Row(id))
         }
         Command::Dead(d) => {
+            if let Some(id) = d.row {
+                cursors.forget.push(id);
+            }
             match d.row {
                 Some(id) => conn
                     .prepare_cached(
@@ -1300,20 +1325,13 @@ fn apply(
             Ok(Applied::Nothing)
         }
         Command::Delete(id) => {
-            let mut stmt = conn
-                .prepare_cached("DELETE FROM gamooga_outbox WHERE id = ?1 RETURNING tag_source")?;
-            let mut rows = stmt.query([id])?;
-            while let Some(row) = rows.next()? {
-                if let rusqlite::types::ValueRef::Text(text) = row.get_ref(0)? {
-                    let source = std::str::from_utf8(text)?;
-                    match cursors.delivered.get_mut(source) {
-                        Some(n) => *n += 1,
-                        None => {
-                            cursors.delivered.insert(source.to_owned(), 1);
-                        }
-                    }
-                }
+            let deleted = conn
+                .prepare_cached("DELETE FROM gamooga_outbox WHERE id = ?1")?
+                .execute([id])?;
+            if let (1, Some(source)) = (deleted, sources.get(id)) {
+                *cursors.delivered.entry(source.clone()).or_default() += 1;
             }
+            cursors.forget.push(*id);
             Ok(Applied::Nothing)
         }
         Command::Mark(tag) => {
@@ -1325,7 +1343,15 @@ fn apply(
             through,
             limit,
             ..
-        } => Ok(Applied::Page(read_page(conn, *after, *through, *limit)?)),
+        } => {
+            let page = read_page(conn, *after, *through, *limit)?;
+            cursors.learn.extend(
+                page.rows
+                    .iter()
+                    .filter_map(|r| Some((r.id, r.tag.as_ref()?.source_arc().clone()))),
+            );
+            Ok(Applied::Page(page))
+        }
         Command::Sync(_) => Ok(Applied::Nothing),
     }
 }
@@ -1682,6 +1708,34 @@ impl Spool {
 
     /// The cursor of a tag source, if events (or marks) of it were written. `None` for a
     /// version 1 file.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::time::Duration;
+    /// use gamooga_core::queue::{QueueConfig, Tag};
+    /// use gamooga_core::spool::Spool;
+    /// use gamooga_core::{transport::DryRunTransport, Client, CustomEvent, Properties};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = std::env::temp_dir().join(format!("gamooga-doc-cursor-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// let path = dir.join("import.spool");
+    /// # let client = Client::builder("acme").transport(Arc::new(DryRunTransport::new())).build()?;
+    /// let queue = client.queue(QueueConfig::default().spool(&path))?;
+    /// // Rows of a file, in order: two events, and a row with nothing to send.
+    /// for (offset, user) in [(0, "u1"), (10, "u2")] {
+    ///     let request = queue.calls().track(user, &CustomEvent::new("login", Properties::new()))?;
+    ///     queue.try_enqueue_tagged(request, Tag::new("logins.csv", offset))?;
+    /// }
+    /// queue.mark_position(Tag::new("logins.csv", 20));
+    /// queue.shutdown(Duration::from_secs(5)).await;
+    ///
+    /// let spool = Spool::open_existing(&path)?;
+    /// let cursor = spool.cursor("logins.csv")?.expect("rows were written");
+    /// assert_eq!((cursor.position, cursor.accepted, cursor.delivered, cursor.marked), (20, 2, 2, 1));
+    /// assert_eq!(spool.stats()?.pending, 0);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok(()) }
+    /// ```
     pub fn cursor(&self, source: &str) -> Result<Option<Cursor>, Error> {
         Ok(self
             .cursors_where("WHERE source = ?1", &[&source])?
@@ -2155,10 +2209,13 @@ mod tests {
         );
         drop(w);
 
-        // Replay gives the tags back, sharing the source text.
+        // Replay gives the tags back; a replayed row delivered counts for its source.
         let (opened, _) = open(&path, 100);
         let tags: Vec<_> = opened.first.rows.iter().map(|r| r.tag.clone()).collect();
         assert_eq!(tags, [tagged(2, 300)]);
+        opened.writer.delete(opened.first.rows[0].id);
+        opened.writer.sync().await;
+        assert_eq!(spool.cursor("rows.csv").unwrap().unwrap().delivered, 2);
         assert!(spool.reset_cursor("rows.csv").unwrap());
         assert_eq!(spool.cursor("rows.csv").unwrap(), None);
     }

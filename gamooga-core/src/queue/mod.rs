@@ -228,8 +228,9 @@ impl Queue {
     /// Starts a queue delivering through `deliverer`, building typed events with `calls`.
     /// The worker is spawned on the current tokio runtime.
     ///
-    /// Errors: [`Error::Config`] outside a tokio runtime; with a spool, [`Error::Config`]
-    /// naming the file when it cannot be opened, is not a spool, or is corrupt.
+    /// Errors: [`Error::Config`] outside a tokio runtime; with a spool, [`Error::Spool`]
+    /// naming the file and its [`SpoolErrorKind`](crate::error::SpoolErrorKind) when it cannot
+    /// be opened, is in use by another queue, is not a spool, is corrupt or is newer.
     pub fn new<D: Deliver>(
         deliverer: D,
         calls: Calls,
