@@ -1050,14 +1050,22 @@ pub async fn run(args: ImportArgs, conn: &ConnectionArgs, out: Output) -> Result
         || {
             let mut text = String::new();
             if let Some(c) = resumed {
+                // What earlier runs accepted and did not deliver: left in the spool (the
+                // backlog, delivered first now) or dead letters.
+                let other = c.accepted.saturating_sub(c.delivered + backlog);
                 text.push_str(&format!(
-                    "{}: went on after line {}: {} row(s) skipped, handled by earlier runs ({} \
-                     delivered, {} rejected, the rest left in the spool)\n",
+                    "{}: went on after line {}: {} row(s) skipped, handled by earlier runs: {} \
+                     delivered, {} rejected, {backlog} left in the spool (delivered first){}\n",
                     paths.shown,
                     c.extra,
                     c.accepted + c.marked,
                     c.delivered,
-                    c.marked
+                    c.marked,
+                    if other > 0 {
+                        format!(", {other} dead letters (see gamooga spool dead)")
+                    } else {
+                        String::new()
+                    }
                 ));
             }
             text.push_str(&format!(
