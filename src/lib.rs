@@ -327,6 +327,226 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # In a service
+//!
+//! A handler queues and returns: [`Queue`](queue::Queue) delivers in the background, with
+//! retries. Its [`EnqueueError`](queue::EnqueueError) converts into [`Error`] (keeping the
+//! request: [`Error::request`]), so `?` works in a handler returning [`Result`]. Visitor
+//! properties can be queued by *user* id: the queue looks the visitor id up with `id` when
+//! it delivers (cached per user id, counted in [`QueueStats`](queue::QueueStats)), so the
+//! handler never waits for Gamooga, and an outage only delays the push.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use gamooga::prelude::*;
+//! use gamooga::transport::DryRunTransport;
+//!
+//! #[derive(GamoogaEvent)]
+//! struct Purchase<'a> {
+//!     sku: &'a str,
+//!     amount: f64,
+//! }
+//!
+//! #[derive(VisitorProps)]
+//! struct Profile<'a> {
+//!     city: &'a str,
+//! }
+//!
+//! /// What a web handler does: queue, never wait for Gamooga.
+//! async fn checkout(queue: &Queue, user_id: &str) -> gamooga::Result<()> {
+//!     Purchase { sku: "A-1", amount: 12.5 }.enqueue(queue, user_id).await?;
+//!     Profile { city: "Tokyo" }.enqueue_for_user(queue, user_id).await?; // id looked up later
+//!     Ok(())
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = Client::builder("acme").transport(Arc::new(DryRunTransport::new())).build()?;
+//! let queue = client.queue(QueueConfig::default().overflow(Overflow::Refuse))?;
+//! checkout(&queue, "user-42").await?;
+//! // In a graceful shutdown: bounded, whatever Gamooga does.
+//! let report = queue.shutdown(Duration::from_secs(10)).await;
+//! assert_eq!((report.delivered, report.stats.identify_lookups), (2, 1));
+//! # Ok(()) }
+//! ```
+//!
+//! `examples/axum_service.rs` is a whole axum 0.8 service built this way, with a graceful
+//! shutdown that cannot hang (`cargo run --example axum_service`).
+//!
+//! # Before-send hook
+//!
+//! [`ClientBuilder::before_send`] sets a function that sees every event (its name and
+//! properties) and visitor property push as the call is built, by the client and by its
+//! queues at enqueue time, and can add, change or remove properties, or drop the call
+//! ([`Action::Drop`](hook::Action::Drop): nothing is sent or queued, the method returns `Ok`,
+//! and [`ClientStats::before_send_dropped`] or [`QueueStats::before_send_dropped`](queue::QueueStats::before_send_dropped)
+//! counts it). Without a hook, derived events keep their fast path (properties encoded
+//! straight into the request); with one, each event's properties are first copied into a
+//! [`Properties`] list. See [`hook`].
+//!
+//! Default properties (app version, environment) on every event:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use gamooga::hook::Action;
+//! use gamooga::prelude::*;
+//! use gamooga::transport::DryRunTransport;
+//!
+//! #[derive(GamoogaEvent)]
+//! struct Login<'a> {
+//!     method: &'a str,
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga::Result<()> {
+//! let dry = Arc::new(DryRunTransport::new());
+//! let client = Client::builder("acme")
+//!     .transport(dry.clone())
+//!     .before_send(|out| {
+//!         if out.event_name().is_some() {
+//!             out.properties_mut()
+//!                 .set("app_version", env!("CARGO_PKG_VERSION"))
+//!                 .set("environment", "production");
+//!         }
+//!         Action::Keep
+//!     })
+//!     .build()?;
+//! Login { method: "sso" }.track(&client, "user-42").await?;
+//! let sent = dry.requests().pop().unwrap();
+//! assert!(sent.query().contains("&ky=method&vl=sso&tp=s&ky=app_version&vl="));
+//! assert!(sent.query().contains("&ky=environment&vl=production&tp=s&tm="));
+//! # Ok(()) }
+//! ```
+//!
+//! Redaction: personal data that must not leave the service, in events and visitor
+//! properties alike:
+//!
+//! ```
+//! use gamooga::hook::{Action, Outgoing};
+//! use gamooga::prelude::*;
+//! use gamooga::Calls;
+//!
+//! fn redact(out: &mut Outgoing<'_>) -> Action {
+//!     scrub(out.properties_mut()); // the event's (or, for vpr, the visitor's)
+//!     if let Some(visitor) = out.visitor_properties_mut() {
+//!         scrub(visitor); // evvprwid's visitor properties
+//!     }
+//!     Action::Keep
+//! }
+//!
+//! fn scrub(properties: &mut Properties) {
+//!     properties.remove("password");
+//!     if properties.contains("email") {
+//!         properties.set("email", "[redacted]");
+//!     }
+//! }
+//!
+//! let calls = Calls::new("acme")?.with_before_send(redact);
+//! let profile = Properties::new().string("email", "alice@example.com").string("city", "Tokyo");
+//! let request = calls.push_visitor("0123456789abcdef", &profile)?;
+//! assert_eq!(request.query(), "c=acme&v=0123456789abcdef&p=email&vl=%5Bredacted%5D&tp=s&p=city&vl=Tokyo&tp=s");
+//! # Ok::<(), gamooga::InvalidInput>(())
+//! ```
+//!
+//! Sampling: keep one `page_view` in ten, every other event:
+//!
+//! ```
+//! use std::sync::atomic::{AtomicU64, Ordering};
+//! use std::sync::Arc;
+//! use gamooga::hook::Action;
+//! use gamooga::prelude::*;
+//! use gamooga::transport::DryRunTransport;
+//!
+//! #[derive(GamoogaEvent)]
+//! struct PageView<'a> {
+//!     path: &'a str,
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga::Result<()> {
+//! let seen = AtomicU64::new(0);
+//! let dry = Arc::new(DryRunTransport::new());
+//! let client = Client::builder("acme")
+//!     .transport(dry.clone())
+//!     .before_send(move |out| match out.event_name() {
+//!         Some("page_view") if seen.fetch_add(1, Ordering::Relaxed) % 10 != 0 => Action::Drop,
+//!         _ => Action::Keep,
+//!     })
+//!     .build()?;
+//! for _ in 0..100 {
+//!     PageView { path: "/" }.track(&client, "user-42").await?; // Ok, sent or not
+//! }
+//! assert_eq!(client.stats().before_send_dropped, 90);
+//! assert_eq!(dry.requests().len(), 1 + 10); // newnaconf, then ten page views
+//! # Ok(()) }
+//! ```
+//!
+//! # Disabled mode
+//!
+//! For local development and tests of code that tracks: [`ClientBuilder::disabled`] (or
+//! `GAMOOGA_DISABLED=1` with [`Client::from_env`]) builds and checks every call as usual, runs
+//! the hook, then drops it without any network call. Calls return `Ok` (`identify` a made-up
+//! visitor id), [`ClientStats::disabled_dropped`] counts them; a queue of a disabled client
+//! drops each checked event at once ([`QueueStats::disabled_dropped`](queue::QueueStats::disabled_dropped),
+//! nothing `enqueued` or delivered).
+//!
+//! ```
+//! use gamooga::prelude::*;
+//! use gamooga::CustomEvent;
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga::Result<()> {
+//! let client = Client::builder("acme").disabled(true).build()?;
+//! client.track("user-42", &CustomEvent::new("login", Properties::new())).await?; // not sent
+//! assert!(client.track("user\n42", &CustomEvent::new("login", Properties::new())).await.is_err());
+//! assert_eq!(client.stats().disabled_dropped, 1);
+//! # Ok(()) }
+//! ```
+//!
+//! # Several companies in one process
+//!
+//! One client per company, over one connection pool: [`Client::for_company`] makes a client
+//! for another company with the same settings and transport, and its own resolver (cache and
+//! backoff) and visitor-id cache. Give each its own queue, so one company's outage (a backend
+//! down or slow, company information failing) pauses and retries only its own events. To
+//! configure the other client differently (its own config URL or fixed backend), pass
+//! [`Client::transport`] to its builder's [`transport`](ClientBuilder::transport) instead.
+//!
+//! ```
+//! use std::collections::HashMap;
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use gamooga::prelude::*;
+//! use gamooga::transport::DryRunTransport;
+//!
+//! #[derive(GamoogaEvent)]
+//! struct Signup;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dry = Arc::new(DryRunTransport::new());
+//! let first = Client::builder("acme").transport(dry.clone()).build()?;
+//! let mut queues = HashMap::new();
+//! for company in ["acme", "globex", "initech"] {
+//!     let client = first.for_company(company)?;
+//!     queues.insert(company, client.queue(QueueConfig::default())?);
+//! }
+//! Signup.enqueue(&queues["globex"], "user-7").await?;
+//! for queue in queues.values() {
+//!     queue.shutdown(Duration::from_secs(10)).await;
+//! }
+//! assert!(dry.requests().iter().any(|r| r.query().starts_with("c=globex&u=user-7&e=signup")));
+//! # Ok(()) }
+//! ```
+//!
+//! # Metrics
+//!
+//! With the feature `metrics`, each queue exports its counters, gauges and attempt timings
+//! through the [`metrics`](https://docs.rs/metrics) facade crate, so the application's
+//! recorder (a Prometheus exporter, OpenTelemetry, ...) picks them up:
+//! `gamooga_queue_delivered_total{company}`, `gamooga_queue_dead_lettered_total{company,reason}`,
+//! `gamooga_queue_depth{company}`, `gamooga_queue_in_flight_limit{company}`,
+//! `gamooga_queue_attempt_duration_seconds{company,endpoint}`, ... The labels are only
+//! `company`, `endpoint` and `reason`: never a user id or a value. The full table is in
+//! [`queue::metrics`].
+//!
 //! # Tracking plan
 //!
 //! Every derived type has a `const SCHEMA` ([`HasEventSchema::SCHEMA`],
@@ -387,6 +607,8 @@
 //! | `uuid` | `uuid::Uuid` as a string property |
 //! | `rust_decimal` | `rust_decimal::Decimal` as an exact numeric property |
 //! | `serde_json` | `serde_json::Value` (a scalar, with its JSON type) and `serde_json::Number` as properties |
+//! | `metrics` | the delivery queue's counters, gauges and timings through the `metrics` facade crate ([`queue::metrics`]) |
+//! | `postgres` | [`outbox`]: the transactional outbox on PostgreSQL and its relays (the `gamooga-outbox` crate) |
 #![warn(missing_docs)]
 
 pub use gamooga_core::*;
@@ -398,16 +620,25 @@ pub mod track;
 
 pub use track::{Enqueuer, EventExt, Tracker, VisitorPropsExt};
 
+#[cfg(feature = "postgres")]
+pub use gamooga_outbox as outbox;
+
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
 
-/// The derives, the one-line send methods and the schema traits: `use gamooga::prelude::*;`.
+/// The derives, the one-line send methods, the schema traits, and the types a service's setup
+/// names (`Client`, `Queue`, `QueueConfig`, `Overflow`, `Properties`, `EnqueueError`):
+/// `use gamooga::prelude::*;`.
 pub mod prelude {
     // The one-line methods, sending and queueing (for the async and the blocking client
     // and queue alike); they replace core's `queue::EnqueueEvent` here.
     pub use crate::track::{EventExt as _, VisitorPropsExt as _};
+    // What the README's snippets and a service's setup name (not `Error` and `Result`,
+    // which would shadow the standard library's names in a glob import).
+    pub use gamooga_core::queue::{Overflow, Queue, QueueConfig};
     pub use gamooga_core::schema::{HasEventSchema, HasVisitorSchema, TrackingPlan};
+    pub use gamooga_core::{Client, EnqueueError, Properties};
     #[cfg(feature = "derive")]
     pub use gamooga_derive::{GamoogaEvent, GamoogaValue, VisitorProps};
 }

@@ -78,6 +78,13 @@ pub trait Tracker: sealed::Sealed {
         visitor_id: &'a str,
         properties: &'a V,
     ) -> Self::Output<'a>;
+
+    #[doc(hidden)]
+    fn __push_for_user<'a, V: VisitorProperties + Sync + ?Sized>(
+        &'a self,
+        user_id: &'a str,
+        properties: &'a V,
+    ) -> Self::Output<'a>;
 }
 
 impl Tracker for Client {
@@ -114,6 +121,14 @@ impl Tracker for Client {
         properties: &'a V,
     ) -> Self::Output<'a> {
         Box::pin(self.push_visitor(visitor_id, properties))
+    }
+
+    fn __push_for_user<'a, V: VisitorProperties + Sync + ?Sized>(
+        &'a self,
+        user_id: &'a str,
+        properties: &'a V,
+    ) -> Self::Output<'a> {
+        Box::pin(self.push_visitor_for_user(user_id, properties))
     }
 }
 
@@ -152,6 +167,14 @@ impl Tracker for blocking::Client {
     ) -> Self::Output<'a> {
         self.push_visitor(visitor_id, properties)
     }
+
+    fn __push_for_user<'a, V: VisitorProperties + Sync + ?Sized>(
+        &'a self,
+        user_id: &'a str,
+        properties: &'a V,
+    ) -> Self::Output<'a> {
+        self.push_visitor_for_user(user_id, properties)
+    }
 }
 
 /// A delivery queue the queued one-line methods put requests on: [`Queue`], whose `enqueue`
@@ -189,11 +212,11 @@ impl Enqueuer for Queue {
     }
 
     fn __enqueue(&self, built: Result<Request, InvalidInput>) -> Self::Output<'_> {
-        Box::pin(async move { self.enqueue(built?).await })
+        Box::pin(self.enqueue_built(built))
     }
 
     fn __try_enqueue(&self, built: Result<Request, InvalidInput>) -> Result<(), EnqueueError> {
-        self.try_enqueue(built?)
+        self.try_enqueue_built(built)
     }
 }
 
@@ -205,11 +228,11 @@ impl Enqueuer for blocking::Queue {
     }
 
     fn __enqueue(&self, built: Result<Request, InvalidInput>) -> Self::Output<'_> {
-        self.enqueue(built?)
+        self.enqueue_built(built)
     }
 
     fn __try_enqueue(&self, built: Result<Request, InvalidInput>) -> Result<(), EnqueueError> {
-        self.try_enqueue(built?)
+        self.try_enqueue_built(built)
     }
 }
 
@@ -393,6 +416,55 @@ pub trait VisitorPropsExt: VisitorProperties + Sync {
     /// Queues the properties for a visitor without waiting ([`Queue::try_push_visitor`]).
     fn try_enqueue<Q: Enqueuer>(&self, queue: &Q, visitor_id: &str) -> Result<(), EnqueueError> {
         queue.__try_enqueue(queue.__calls().push_visitor(visitor_id, self))
+    }
+
+    /// Sets the properties on the visitor of a *user* id: `id` (cached per user id), then
+    /// `vpr`. See [`Client::push_visitor_for_user`].
+    fn push_for_user<'a, C: Tracker>(&'a self, client: &'a C, user_id: &'a str) -> C::Output<'a> {
+        client.__push_for_user(user_id, self)
+    }
+
+    /// Queues the properties for the visitor of a *user* id, waiting for room
+    /// ([`Queue::push_visitor_for_user`]): nothing is looked up in the handler, so it works
+    /// during an outage; the queue finds the visitor id with `id` (cached per user id) when
+    /// it delivers, retries a failed lookup with the push, and with a spool keeps the push
+    /// across a restart.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use gamooga::prelude::*;
+    /// use gamooga::{transport::DryRunTransport, Client};
+    ///
+    /// #[derive(VisitorProps)]
+    /// struct Profile {
+    ///     city: String,
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dry = Arc::new(DryRunTransport::new());
+    /// let client = Client::builder("acme").transport(dry.clone()).build()?;
+    /// let queue = client.queue(QueueConfig::default())?;
+    /// Profile { city: "Tokyo".into() }.enqueue_for_user(&queue, "user-42").await?;
+    /// let report = queue.shutdown(Duration::from_secs(5)).await;
+    /// assert_eq!((report.delivered, report.stats.identify_lookups), (1, 1));
+    /// let vpr = dry.requests().into_iter().find(|r| r.path() == "/vpr/").unwrap();
+    /// assert!(vpr.query().starts_with("c=acme&v=")); // the visitor id, looked up
+    /// # Ok(()) }
+    /// ```
+    fn enqueue_for_user<'q, Q: Enqueuer>(&self, queue: &'q Q, user_id: &str) -> Q::Output<'q> {
+        queue.__enqueue(queue.__calls().push_visitor_for_user(user_id, self))
+    }
+
+    /// Queues the properties for the visitor of a user id without waiting
+    /// ([`Queue::try_push_visitor_for_user`]).
+    fn try_enqueue_for_user<Q: Enqueuer>(
+        &self,
+        queue: &Q,
+        user_id: &str,
+    ) -> Result<(), EnqueueError> {
+        queue.__try_enqueue(queue.__calls().push_visitor_for_user(user_id, self))
     }
 }
 

@@ -223,6 +223,46 @@ pub enum Value<'a> {
     Text(Cow<'a, str>, DataType),
 }
 
+impl<'a> From<&'a str> for Value<'a> {
+    /// A string (datatype `s`).
+    fn from(s: &'a str) -> Self {
+        Value::String(Cow::Borrowed(s))
+    }
+}
+
+impl From<String> for Value<'_> {
+    /// A string (datatype `s`).
+    fn from(s: String) -> Self {
+        Value::String(Cow::Owned(s))
+    }
+}
+
+impl From<bool> for Value<'_> {
+    /// A boolean (datatype `b`).
+    fn from(b: bool) -> Self {
+        Value::Bool(b)
+    }
+}
+
+impl From<Number> for Value<'_> {
+    /// A number (datatype `n`).
+    fn from(n: Number) -> Self {
+        Value::Number(n)
+    }
+}
+
+macro_rules! value_from_number {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Value<'_> {
+            /// A number (datatype `n`; a NaN or infinity is refused when the call is built).
+            fn from(v: $t) -> Self {
+                Value::Number(Number::from(v))
+            }
+        }
+    )*};
+}
+value_from_number!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize, f32, f64);
+
 impl Value<'_> {
     /// The datatype this value is sent with.
     pub fn datatype(&self) -> DataType {
@@ -524,6 +564,81 @@ impl Properties {
     /// The properties, in order.
     pub fn iter(&self) -> std::slice::Iter<'_, Property> {
         self.items.iter()
+    }
+
+    /// The properties, in order, to change in place (a value set here is checked when the
+    /// list is built into a call).
+    pub fn iter_mut(&mut self) -> std::slice::IterMut<'_, Property> {
+        self.items.iter_mut()
+    }
+
+    /// The value of the first property named `name`.
+    ///
+    /// ```
+    /// use gamooga_core::{Properties, Value};
+    /// let props = Properties::new().string("plan", "pro");
+    /// assert_eq!(props.get("plan"), Some(&Value::String("pro".into())));
+    /// assert_eq!(props.get("city"), None);
+    /// ```
+    pub fn get(&self, name: &str) -> Option<&Value<'static>> {
+        self.items.iter().find(|p| p.name == name).map(|p| &p.value)
+    }
+
+    /// Whether a property is named `name`.
+    pub fn contains(&self, name: &str) -> bool {
+        self.items.iter().any(|p| p.name == name)
+    }
+
+    /// Sets property `name` to `value`: the first property of that name takes the value
+    /// (keeping its place) and any later one of that name is removed; without one, the
+    /// property is appended. The value is checked when the list is built into a call (a NaN
+    /// is refused there), so this never fails.
+    ///
+    /// ```
+    /// use gamooga_core::{Properties, Value};
+    /// let mut props = Properties::new().string("email", "alice@example.com").boolean("vip", true);
+    /// props.set("email", "[redacted]");
+    /// props.set("app_version", String::from("1.4.2"));
+    /// let names: Vec<&str> = props.iter().map(|p| p.name.as_str()).collect();
+    /// assert_eq!(names, ["email", "vip", "app_version"]);
+    /// assert_eq!(props.get("email"), Some(&Value::from("[redacted]")));
+    /// ```
+    pub fn set(&mut self, name: impl Into<String>, value: impl Into<Value<'static>>) -> &mut Self {
+        let name = name.into();
+        let value = value.into();
+        match self.items.iter().position(|p| p.name == name) {
+            Some(first) => {
+                self.items[first].value = value;
+                let mut index = 0;
+                self.items.retain(|p| {
+                    let keep = index <= first || p.name != name;
+                    index += 1;
+                    keep
+                });
+            }
+            None => self.items.push(Property { name, value }),
+        }
+        self
+    }
+
+    /// Removes every property named `name`; returns the first one's value.
+    ///
+    /// ```
+    /// use gamooga_core::Properties;
+    /// let mut props = Properties::new().string("email", "alice@example.com").boolean("vip", true);
+    /// assert!(props.remove("email").is_some());
+    /// assert_eq!(props.len(), 1);
+    /// ```
+    pub fn remove(&mut self, name: &str) -> Option<Value<'static>> {
+        let first = self.items.iter().position(|p| p.name == name)?;
+        let removed = self.items.remove(first);
+        self.items.retain(|p| p.name != name);
+        Some(removed.value)
+    }
+
+    /// Keeps only the properties for which `keep` is true.
+    pub fn retain(&mut self, keep: impl FnMut(&Property) -> bool) {
+        self.items.retain(keep);
     }
 
     /// How many properties there are.

@@ -37,6 +37,7 @@ pub use crate::error::Phase;
 mod dry_run;
 mod reqwest;
 
+pub(crate) use self::dry_run::visitor_id_for as made_up_visitor_id;
 pub use self::dry_run::{DryRunTransport, RecordedRequest};
 pub use self::reqwest::ReqwestTransport;
 

@@ -1,4 +1,4 @@
-//@ feature: serde_json
+//@ feature: serde_json, !postgres
 use gamooga::prelude::*;
 
 // A serde_json::Value is a property of its own JSON type (an array or object in it is
