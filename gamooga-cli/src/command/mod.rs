@@ -3,6 +3,8 @@
 pub mod emulator;
 pub mod identify;
 pub mod import;
+pub mod outbox;
+pub mod relay;
 pub mod resolve;
 pub mod send;
 pub mod spool;
@@ -14,7 +16,8 @@ use crate::error::{CliError, Exit};
 use crate::output::Output;
 
 /// gamooga: send events to Gamooga, identify users, resolve backends, import CSV and NDJSON
-/// files through the SDK's spooled delivery queue, and tend spools left behind.
+/// files through the SDK's spooled delivery queue, tend spools left behind, relay a
+/// PostgreSQL outbox and tend its dead letters.
 #[derive(Debug, Parser)]
 #[command(
     name = "gamooga",
@@ -92,8 +95,21 @@ pub enum Command {
     /// Run the local Gamooga emulator (prints every call it receives; --json FILE writes
     /// them as JSON lines)
     Emulator(emulator::EmulatorArgs),
-    // TODO(relay): `gamooga relay`, relaying a PostgreSQL outbox table (`gamooga-outbox`) to
-    // Gamooga, comes with that crate; it is not built yet.
+    /// Deliver a PostgreSQL outbox (gamooga::outbox) to Gamooga until Ctrl-C or SIGTERM
+    Relay {
+        #[command(flatten)]
+        args: relay::RelayArgs,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+    /// Look into a PostgreSQL outbox: stats, dead letters, replay, purge
+    Outbox {
+        #[command(subcommand)]
+        command: outbox::OutboxCommand,
+        /// Print one JSON object per result (stable field names) instead of text for people
+        #[arg(long = "json", global = true, help_heading = "Output")]
+        json: bool,
+    },
 }
 
 /// Runs the command; `Ok` carries the exit status of a command that ran to its end.
@@ -113,6 +129,10 @@ pub async fn run(cli: Cli) -> Result<Exit, CliError> {
             import::run(args, &cli.connection, out(output.json)).await
         }
         Command::Spool { command, json } => spool::run(command, &cli.connection, out(json)).await,
+        Command::Relay { args, output } => {
+            relay::run(args, &cli.connection, out(output.json)).await
+        }
+        Command::Outbox { command, json } => outbox::run(command, &cli.connection, out(json)).await,
         Command::Emulator(args) => emulator::run(args, cli.json).await,
     }
 }
