@@ -292,6 +292,64 @@ async fn relay_for_people_prints_its_report_on_sigterm() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_ctrl_c_stops_the_relay_at_once_and_its_row_stays() {
+    let Some(db) = test_db("second_signal", true).await else {
+        return;
+    };
+    let emu = Emulator::start().await.unwrap();
+    let outbox = Outbox::for_client(&client(&emu));
+    numbered(1)
+        .enqueue_in(&outbox, &db.pool, "secret-user-1")
+        .await
+        .unwrap();
+    // Its attempt hangs: the first Ctrl-C's grace (60 s) would wait for it.
+    emu.set_latency(Some(Duration::from_secs(60)));
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_gamooga"));
+    cmd.env_remove("GAMOOGA_BACKEND")
+        .env("RUST_LOG", "error")
+        .env("DATABASE_URL", &db.url)
+        .env("GAMOOGA_COMPANY_ID", "acme")
+        .env("GAMOOGA_CONFIG_URL", emu.config_url())
+        .args(["relay", "--timeout-ms", "120000", "--grace-ms", "60000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = Reaped::new(cmd.spawn().unwrap());
+    let err = child.child().stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(err).lines() {
+            let _ = tx.send(line.unwrap());
+        }
+    });
+    until("the row is leased", || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM gamooga_outbox WHERE leased_by IS NOT NULL",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+            == 1
+    })
+    .await;
+    signal("-INT", child.id());
+    let stopping = rx.recv_timeout(Duration::from_secs(60)).unwrap();
+    assert!(stopping.starts_with("stopping:"), "{stopping}");
+    signal("-INT", child.id());
+    let output = child.take().wait_with_output().unwrap();
+    reader.join().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{:?}", output.status);
+    let rest: Vec<String> = rx.try_iter().collect();
+    assert!(
+        rest.iter().any(|l| l.starts_with("stopped at once")),
+        "{rest:?}"
+    );
+    assert!(!stdout(&output).contains("stopped:"), "no report");
+    // Nothing was lost: the row is still in the table, for the end of its lease.
+    assert_eq!(db.count("pending").await, 1);
+    db.drop_schema().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outbox_tools_list_without_personal_data_replay_and_purge() {
     let Some(db) = test_db("tools", true).await else {
         return;

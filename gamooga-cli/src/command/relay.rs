@@ -148,7 +148,10 @@ pub async fn run(args: RelayArgs, conn: &ConnectionArgs, out: Output) -> Result<
     let client = settings.client()?;
     let options = args.options();
     init_logs();
-    let report = process::run(
+    // The first signal starts the bounded shutdown; a second one stops at once (dropping the
+    // relay stops its tasks: the rows it held come back when their lease ends).
+    let stopping = tokio::sync::Notify::new();
+    let run = process::run(
         &database_url,
         client,
         &options,
@@ -171,17 +174,29 @@ pub async fn run(args: RelayArgs, conn: &ConnectionArgs, out: Output) -> Result<
         },
         async {
             process::stop_signal().await;
+            stopping.notify_one();
             if !out.json {
                 eprintln!(
-                    "stopping: finishing what is in flight (up to {:?}); rows not started go \
-                     back to the table",
+                    "stopping: finishing what is in flight (up to {:?}; a second Ctrl-C stops \
+                     at once); rows not started go back to the table",
                     options.shutdown_grace.unwrap_or(Duration::from_secs(10))
                 );
             }
         },
-    )
-    .await
-    .map_err(outbox_error)?;
+    );
+    let report = tokio::select! {
+        report = run => report.map_err(outbox_error)?,
+        () = async {
+            stopping.notified().await;
+            process::stop_signal().await;
+        } => {
+            eprintln!(
+                "stopped at once: the rows this relay held come back to the table when their \
+                 lease ends"
+            );
+            return Ok(Exit::Interrupted);
+        }
+    };
     let s = &report.stats;
     out.result(process::report_json(&report), || {
         let mut text = format!(
