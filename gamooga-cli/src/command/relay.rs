@@ -10,6 +10,7 @@ use std::time::Duration;
 use clap::Args;
 use gamooga::outbox::process::{self, RelayOptions};
 use serde_json::json;
+use tokio::sync::watch;
 
 use crate::config::ConnectionArgs;
 use crate::error::{CliError, Exit};
@@ -150,7 +151,10 @@ pub async fn run(args: RelayArgs, conn: &ConnectionArgs, out: Output) -> Result<
     init_logs();
     // The first signal starts the bounded shutdown; a second one stops at once (dropping the
     // relay stops its tasks: the rows it held come back when their lease ends).
-    let stopping = tokio::sync::Notify::new();
+    let signals = count_signals()
+        .map_err(|e| CliError::failed(format!("cannot listen for Ctrl-C and SIGTERM: {e}")))?;
+    let mut first = signals.clone();
+    let mut second = signals;
     let run = process::run(
         &database_url,
         client,
@@ -173,8 +177,7 @@ pub async fn run(args: RelayArgs, conn: &ConnectionArgs, out: Output) -> Result<
             );
         },
         async {
-            process::stop_signal().await;
-            stopping.notify_one();
+            let _ = first.wait_for(|n| *n >= 1).await;
             if !out.json {
                 eprintln!(
                     "stopping: finishing what is in flight (up to {:?}; a second Ctrl-C stops \
@@ -186,10 +189,7 @@ pub async fn run(args: RelayArgs, conn: &ConnectionArgs, out: Output) -> Result<
     );
     let report = tokio::select! {
         report = run => report.map_err(outbox_error)?,
-        () = async {
-            stopping.notified().await;
-            process::stop_signal().await;
-        } => {
+        _ = second.wait_for(|n| *n >= 2) => {
             eprintln!(
                 "stopped at once: the rows this relay held come back to the table when their \
                  lease ends"
@@ -224,6 +224,38 @@ pub async fn run(args: RelayArgs, conn: &ConnectionArgs, out: Output) -> Result<
     } else {
         Exit::Failure
     })
+}
+
+/// Counts Ctrl-C (SIGINT) and SIGTERM from now on. The signal streams are made once and
+/// kept, so a second signal sent right after the first is never missed (a listener made
+/// after a signal does not see it). (`process::stop_signal` waits for one only.)
+fn count_signals() -> std::io::Result<watch::Receiver<u32>> {
+    let (tx, rx) = watch::channel(0_u32);
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        tokio::spawn(async move {
+            loop {
+                let got = tokio::select! {
+                    got = interrupt.recv() => got,
+                    got = terminate.recv() => got,
+                };
+                if got.is_none() {
+                    break;
+                }
+                tx.send_modify(|n| *n += 1);
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    tokio::spawn(async move {
+        while tokio::signal::ctrl_c().await.is_ok() {
+            tx.send_modify(|n| *n += 1);
+        }
+    });
+    Ok(rx)
 }
 
 /// An outbox error as the command line's: bad settings are usage errors, the rest
