@@ -19,9 +19,6 @@
 //! - dead letters go to the rejects file with their line, from their tag;
 //! - a journal of attempts ([`journal`]) lets the run after a kill count the rows that may
 //!   arrive twice.
-//!
-//! TODO(relay): `gamooga relay` comes with the PostgreSQL outbox (`gamooga-outbox`): relay an
-//! outbox table's rows to Gamooga from the command line, as this command does for files.
 
 mod csv;
 mod journal;
