@@ -380,6 +380,17 @@ pub enum Error {
     /// The client's configuration is invalid (bad URL, plain http to a remote host, ...).
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A spool file (feature `spool`) cannot be used; [`SpoolErrorKind`] says why, so a
+    /// caller can tell a spool in use from a corrupt one without reading the message.
+    #[error("the spool {} cannot be used: {message}", path.display())]
+    Spool {
+        /// The spool file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        kind: SpoolErrorKind,
+        /// What is wrong with it, for people (no user data: it names rows, never values).
+        message: String,
+    },
     /// A delivery queue did not take the event (full, shut down, or its spool failed): an
     /// [`EnqueueError`] turned into an `Error` by `?`. The request that was not queued is
     /// still here: [`Error::request`] or [`Error::into_request`]. (An [`EnqueueError::Invalid`]
@@ -388,6 +399,38 @@ pub enum Error {
     /// In an `Arc` so that `Error` stays `Clone` and small.
     #[error(transparent)]
     Enqueue(Arc<EnqueueError>),
+}
+
+/// Why a spool file cannot be used ([`Error::Spool`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SpoolErrorKind {
+    /// There is no file at the path (only when opening an existing spool for inspection).
+    NotFound,
+    /// Another queue (in this or another process) holds the spool's writer lock.
+    InUse,
+    /// The file is not a gamooga spool: not SQLite, or SQLite holding something else.
+    NotASpool,
+    /// The file is a spool but damaged: SQLite's integrity check failed.
+    Corrupt,
+    /// The spool was written by a newer SDK (a format version this one does not know).
+    UnknownVersion,
+    /// Reading or writing it failed: permissions, a missing directory, a full disk, ...
+    Io,
+}
+
+impl SpoolErrorKind {
+    /// A short name: `not_found`, `in_use`, `not_a_spool`, `corrupt`, `unknown_version`, `io`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SpoolErrorKind::NotFound => "not_found",
+            SpoolErrorKind::InUse => "in_use",
+            SpoolErrorKind::NotASpool => "not_a_spool",
+            SpoolErrorKind::Corrupt => "corrupt",
+            SpoolErrorKind::UnknownVersion => "unknown_version",
+            SpoolErrorKind::Io => "io",
+        }
+    }
 }
 
 impl From<EnqueueError> for Error {
@@ -484,6 +527,16 @@ impl fmt::Debug for Error {
                 .field("attempts", attempts)
                 .finish(),
             Error::Config(message) => f.debug_tuple("Config").field(message).finish(),
+            Error::Spool {
+                path,
+                kind,
+                message,
+            } => f
+                .debug_struct("Spool")
+                .field("path", path)
+                .field("kind", kind)
+                .field("message", message)
+                .finish(),
             // `EnqueueError`'s `Debug` shows its request through `Request`'s safe `Debug`.
             Error::Enqueue(e) => f.debug_tuple("Enqueue").field(&**e).finish(),
         }

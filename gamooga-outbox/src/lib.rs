@@ -46,7 +46,7 @@
 //! |---|---|
 //! | the tables, indexes and triggers | [`migrate`], or [`MIGRATION_SQL`] (`migrations/0001_gamooga_outbox.sql`) in your own migrations |
 //! | enqueue in a transaction, on a connection or a pool | [`Outbox`], [`EventOutboxExt::enqueue_in`], [`VisitorPropsOutboxExt::push_in`] |
-//! | deliver | [`Relay`]: [`Relay::start`] in the application, [`Relay::run_until`] in a process; the `gamooga-outbox-relay` program |
+//! | deliver | [`Relay`]: [`Relay::start`] in the application, [`Relay::run_until`] in a process; the `gamooga-outbox-relay` program and the CLI's `gamooga relay` (both through [`process`]) |
 //! | dead letters | [`Outbox::dead_letters`], [`Outbox::replay_dead_letters`], [`Outbox::remove_dead_letters`] (and the SQL in [`dead`]) |
 //! | stats | [`RelayHandle::stats`] per relay, [`Outbox::stats`] for the table (and the SQL in [`table`]) |
 //!
@@ -78,6 +78,7 @@
 pub mod dead;
 pub mod enqueue;
 pub mod error;
+pub mod process;
 pub mod relay;
 pub mod schema;
 pub mod table;
