@@ -1456,7 +1456,7 @@ pub struct SpoolStats {
 /// let missing = Spool::open_existing(dir.join("nowhere.db")).unwrap_err();
 /// assert!(matches!(
 ///     missing,
-///     gamooga_core::Error::Spool { kind: gamooga_core::error::SpoolErrorKind::NotFound, .. }
+///     gamooga::Error::Spool { kind: gamooga::error::SpoolErrorKind::NotFound, .. }
 /// ));
 /// # std::fs::remove_dir_all(&dir).unwrap();
 /// # Ok(()) }
@@ -1712,9 +1712,9 @@ impl Spool {
     /// ```
     /// # use std::sync::Arc;
     /// # use std::time::Duration;
-    /// use gamooga_core::queue::{QueueConfig, Tag};
-    /// use gamooga_core::spool::Spool;
-    /// use gamooga_core::{transport::DryRunTransport, Client, CustomEvent, Properties};
+    /// use gamooga::queue::{QueueConfig, Tag};
+    /// use gamooga::spool::Spool;
+    /// use gamooga::{transport::DryRunTransport, Client, CustomEvent, Properties};
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let dir = std::env::temp_dir().join(format!("gamooga-doc-cursor-{}", std::process::id()));
     /// # std::fs::create_dir_all(&dir)?;

@@ -28,7 +28,7 @@ use std::sync::Arc;
 /// [`Queue::enqueue_tagged`]: crate::queue::Queue::enqueue_tagged
 ///
 /// ```
-/// use gamooga_core::queue::Tag;
+/// use gamooga::queue::Tag;
 /// let tag = Tag::new("orders.csv", 1_024).with_extra(17);
 /// assert_eq!((tag.source(), tag.position(), tag.extra()), ("orders.csv", 1_024, 17));
 /// ```

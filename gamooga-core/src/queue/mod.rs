@@ -406,8 +406,8 @@ impl Queue {
     ///
     /// ```
     /// # use std::sync::Arc;
-    /// # use gamooga_core::{Client, CustomEvent, Properties, transport::DryRunTransport};
-    /// # use gamooga_core::queue::{QueueConfig, Tag};
+    /// # use gamooga::{Client, CustomEvent, Properties, transport::DryRunTransport};
+    /// # use gamooga::queue::{QueueConfig, Tag};
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let client = Client::builder("acme").transport(Arc::new(DryRunTransport::new())).build()?;
     /// let queue = client.queue(QueueConfig::default().dead_letter(|dl| {
