@@ -741,6 +741,7 @@ pub(crate) trait CommitSink: Send + Sync {
 }
 
 /// Why an insert did not confirm.
+#[derive(Debug)]
 pub(crate) enum InsertError {
     /// The batch rolled back: the row is not in the file.
     Failed(String),
@@ -1890,6 +1891,49 @@ mod tests {
             attempts: 1,
             error: Some("HTTP 400".into()),
         }
+    }
+
+    /// A sink that panics when told about a commit: the writer thread dies after the commit
+    /// and before it answers, the one way an insert is durable but unconfirmed.
+    struct PanickingSink;
+    impl CommitSink for PanickingSink {
+        fn committed(&self, _: &[Committed<'_>]) {
+            panic!("the sink panics after the commit (test)");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_insert_committed_but_never_answered_is_unconfirmed_and_stays_spooled() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("outbox.db");
+        let opened = SpoolWriter::open(&path, DeadLetterRetention::default(), 10).unwrap();
+        let sink = Arc::new(PanickingSink);
+        opened
+            .writer
+            .set_sink(Arc::downgrade(&sink) as Weak<dyn CommitSink>);
+        let w = opened.writer;
+        let now = SystemTime::now();
+        // Committed, then the writer died before answering: the caller is told the event may
+        // be stored, not that it failed (which would invite a second send).
+        let first = w.insert_blocking(1, Arc::new(request(1)), now, None);
+        assert!(
+            matches!(first, Err(InsertError::Unconfirmed(_))),
+            "{first:?}"
+        );
+        // With the writer gone, an insert is unconfirmed too (never written, but the caller
+        // cannot know), blocking or not.
+        let second = w.insert(2, Arc::new(request(2)), now, None).await;
+        assert!(
+            matches!(second, Err(InsertError::Unconfirmed(_))),
+            "{second:?}"
+        );
+        drop(w);
+        // The unconfirmed first event is in the spool: the next queue delivers it.
+        let spool = Spool::open(&path).unwrap();
+        assert_eq!(spool.pending().unwrap(), 1);
+        let (reopened, _) = open(&path, 10);
+        assert_eq!(reopened.first.rows.len(), 1);
+        assert_eq!(reopened.first.rows[0].request, request(1));
     }
 
     #[tokio::test]
