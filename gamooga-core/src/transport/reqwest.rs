@@ -64,7 +64,10 @@ impl ReqwestTransport {
         }
         let client = builder
             .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(32)
+            // As many idle connections as a queue may have requests in flight: a smaller
+            // pool closes connections whenever the adaptive limit dips (a pause, a shrink)
+            // and opens them again after. Idle ones still close after 90 s.
+            .pool_max_idle_per_host(crate::queue::QueueConfig::MAX_CONCURRENCY)
             .tcp_keepalive(Duration::from_secs(60))
             .tcp_nodelay(true)
             .redirect(reqwest::redirect::Policy::none())

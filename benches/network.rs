@@ -1,0 +1,802 @@
+//! Delivery over a real round trip: the queue's adaptive concurrency against a rate-limited
+//! server and against the round-trip bound, connections opened, and CPU per event against a
+//! minimal hyper client.
+//!
+//! Run: `cargo bench --bench network` (a program that prints figures, not a criterion
+//! bench), or name scenarios: `cargo bench --bench network -- cap open reset cpu`;
+//! `candidates` runs `cap`, `open` and `reset` once per adaptive limiter. `--quick` shortens
+//! every phase (for a smoke run; the figures are then noisier).
+//!
+//! # The setup
+//!
+//! - The emulator runs OUT of this process (this program started again as a child,
+//!   `--child emulator`, serving the library's emulator; it takes commands on stdin), so its
+//!   CPU is not in this process's `getrusage`.
+//! - The round trip is a delay line: a TCP proxy (`--child proxy`, its own process too)
+//!   that holds every chunk it reads for the one-way delay before writing it on, in each
+//!   direction, in order, and delays the first bytes of a new connection by one more round
+//!   trip (the TCP handshake a real network charges; the kernel's netem is not available
+//!   here). The emulator's own per-call delay would be simpler, but it delays only answers:
+//!   a new connection, its handshake and a request's way out would cost nothing, so a
+//!   client opening connections freely would look as good as one that keeps them.
+//! - The proxy can reset connections at random (`1 in N` requests, half before the request
+//!   is passed on, half after the answer came back and before it is passed on: an answer
+//!   lost, so a possible duplicate), with an RST.
+//! - Connections are counted where the emulator accepts them (the proxy opens one upstream
+//!   per client connection).
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gamooga::queue::{AdaptiveAlgorithm, QueueConfig};
+use gamooga::{Client, CustomEvent, Properties};
+
+// ---------------------------------------------------------------------------------------
+// Children: the emulator and the delay-line proxy, each in a process of its own.
+
+/// `--child emulator`: serves an emulator; stdin: `rate R BURST`, `norate`, `stats`.
+fn child_emulator() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let emu = gamooga_emulator::Emulator::builder()
+            .max_recorded(100)
+            .start()
+            .await
+            .expect("emulator");
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "READY {}", emu.addr().port()).unwrap();
+        out.flush().unwrap();
+        // Blocking reads here are fine: the server runs on the runtime's workers.
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            let words: Vec<&str> = line.split_whitespace().collect();
+            match words.as_slice() {
+                ["rate", rate, burst] => {
+                    let limit = gamooga_emulator::RateLimit::per_second(rate.parse().unwrap())
+                        .burst(burst.parse().unwrap());
+                    emu.set_rate_limit(Some(limit));
+                }
+                ["norate"] => emu.set_rate_limit(None),
+                ["stats"] => {
+                    let s = emu.summary();
+                    writeln!(
+                        out,
+                        "STATS {} {} {} {}",
+                        s.total_calls,
+                        s.accepted,
+                        s.faulted,
+                        emu.connections_accepted()
+                    )
+                    .unwrap();
+                    out.flush().unwrap();
+                }
+                _ => break,
+            }
+        }
+    });
+}
+
+/// A small xorshift: the proxy's resets, reproducible from a seed.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// `--child proxy UPSTREAM_PORT ONE_WAY_MS RESET_EVERY`: a delay line to the upstream;
+/// stdin: `stats` (connections accepted, resets made).
+fn child_proxy(args: &[String]) {
+    let upstream: SocketAddr = ([127, 0, 0, 1], args[0].parse().unwrap()).into();
+    let one_way = Duration::from_millis(args[1].parse().unwrap());
+    let reset_every: u32 = args[2].parse().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let accepted = Arc::new(AtomicU64::new(0));
+    let resets = Arc::new(AtomicU64::new(0));
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    {
+        let (accepted, resets) = (accepted.clone(), resets.clone());
+        rt.spawn(async move {
+            let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+            loop {
+                let Ok((client, _)) = listener.accept().await else {
+                    continue;
+                };
+                accepted.fetch_add(1, Ordering::Relaxed);
+                seed = seed.wrapping_add(0x2545_f491_4f6c_dd1d);
+                let rng = Rng(seed | 1);
+                tokio::spawn(delay_line(
+                    client,
+                    upstream,
+                    one_way,
+                    reset_every,
+                    rng,
+                    resets.clone(),
+                ));
+            }
+        });
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "READY {port}").unwrap();
+    out.flush().unwrap();
+    for line in std::io::stdin().lock().lines() {
+        match line.as_deref() {
+            Ok("stats") => {
+                writeln!(
+                    out,
+                    "STATS {} {}",
+                    accepted.load(Ordering::Relaxed),
+                    resets.load(Ordering::Relaxed)
+                )
+                .unwrap();
+                out.flush().unwrap();
+            }
+            _ => break,
+        }
+    }
+}
+
+/// One proxied connection: every chunk read from one side is written to the other
+/// `one_way` later, in order; the first one from the client a round trip later still (the
+/// handshake). With `reset_every` > 0, one request in that many resets the connection.
+async fn delay_line(
+    mut client: tokio::net::TcpStream,
+    upstream: SocketAddr,
+    one_way: Duration,
+    reset_every: u32,
+    mut rng: Rng,
+    resets: Arc<AtomicU64>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::time::Instant;
+    let accepted = Instant::now();
+    let _ = client.set_nodelay(true);
+    // Closing with linger 0 sends an RST: a reset, not an orderly close. (Deprecated because
+    // a non-zero linger blocks the thread on drop; a zero one does not.)
+    #[allow(deprecated)]
+    let _ = client.set_linger(Some(Duration::ZERO));
+    let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await else {
+        return;
+    };
+    let _ = server.set_nodelay(true);
+    let handshake_done = accepted + 2 * one_way;
+    let mut to_server: VecDeque<(Instant, Vec<u8>)> = VecDeque::new();
+    let mut to_client: VecDeque<(Instant, Vec<u8>)> = VecDeque::new();
+    let (mut cbuf, mut sbuf) = (vec![0u8; 65536], vec![0u8; 65536]);
+    let (mut client_open, mut server_open) = (true, true);
+    let mut reset_on_answer = false;
+    let far = Instant::now() + Duration::from_secs(86_400);
+    loop {
+        if (!client_open && to_server.is_empty()) || (!server_open && to_client.is_empty()) {
+            return;
+        }
+        let next_s = to_server.front().map_or(far, |c| c.0);
+        let next_c = to_client.front().map_or(far, |c| c.0);
+        tokio::select! {
+            read = client.read(&mut cbuf), if client_open => match read {
+                Ok(0) | Err(_) => client_open = false,
+                Ok(n) => {
+                    if reset_every > 0 && rng.next() * f64::from(reset_every) < 1.0 {
+                        resets.fetch_add(1, Ordering::Relaxed);
+                        if rng.next() < 0.5 {
+                            return; // before the request is passed on
+                        }
+                        reset_on_answer = true;
+                    }
+                    let at = (Instant::now() + one_way).max(handshake_done + one_way);
+                    to_server.push_back((at, cbuf[..n].to_vec()));
+                }
+            },
+            read = server.read(&mut sbuf), if server_open => match read {
+                Ok(0) | Err(_) => server_open = false,
+                Ok(n) => {
+                    if reset_on_answer {
+                        return; // the answer is lost
+                    }
+                    to_client.push_back((Instant::now() + one_way, sbuf[..n].to_vec()));
+                }
+            },
+            _ = tokio::time::sleep_until(next_s), if !to_server.is_empty() => {
+                let (_, chunk) = to_server.pop_front().unwrap();
+                if server.write_all(&chunk).await.is_err() {
+                    return;
+                }
+            },
+            _ = tokio::time::sleep_until(next_c), if !to_client.is_empty() => {
+                let (_, chunk) = to_client.pop_front().unwrap();
+                if client.write_all(&chunk).await.is_err() {
+                    return;
+                }
+            },
+        }
+    }
+}
+
+/// A child process speaking the line protocol above.
+struct Proc {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    port: u16,
+}
+
+impl Proc {
+    fn start(args: &[&str]) -> Proc {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .arg("--child")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start a child");
+        let stdin = child.stdin.take().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let port = line
+            .strip_prefix("READY ")
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("child {args:?} said {line:?}"));
+        Proc {
+            child,
+            stdin,
+            stdout,
+            port,
+        }
+    }
+
+    fn send(&mut self, command: &str) {
+        writeln!(self.stdin, "{command}").unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    fn stats(&mut self) -> Vec<u64> {
+        self.send("stats");
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        line.split_whitespace()
+            .skip(1)
+            .map(|n| n.parse().unwrap())
+            .collect()
+    }
+
+    fn addr(&self) -> SocketAddr {
+        ([127, 0, 0, 1], self.port).into()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The emulator's counters.
+#[derive(Debug, Clone, Copy, Default)]
+struct EmuStats {
+    total: u64,
+    accepted: u64,
+    faulted: u64,
+    connections: u64,
+}
+
+fn emu_stats(emu: &mut Proc) -> EmuStats {
+    let s = emu.stats();
+    EmuStats {
+        total: s[0],
+        accepted: s[1],
+        faulted: s[2],
+        connections: s[3],
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// CPU time.
+
+/// User + system CPU time of this process so far.
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage writes into the struct it is given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+// ---------------------------------------------------------------------------------------
+// The queue under load.
+
+fn event(seq: u64) -> CustomEvent {
+    CustomEvent::new(
+        "bench",
+        Properties::new()
+            .number("seq", seq)
+            .expect("finite")
+            .string("sku", "A-1234"),
+    )
+}
+
+fn client_for(backend: SocketAddr) -> Client {
+    Client::builder("acme")
+        .config_url(format!("http://{backend}"))
+        .backend(backend.to_string())
+        .build()
+        .expect("client")
+}
+
+/// What a timed run of the queue gave.
+#[derive(Debug, Default)]
+struct Steady {
+    /// Events Gamooga answered 200 for, per second, over the steady window.
+    rate: f64,
+    /// Attempts answered 429 (or any injected fault) over all attempts, in the window.
+    refused_share: f64,
+    /// Over the warm-up.
+    warmup_refused: u64,
+    /// Connections the emulator accepted over the whole run, per 10,000 events delivered.
+    connections_per_10k: f64,
+    connections: u64,
+    /// The limit at the end, and its range over the window.
+    limit: (u64, u64, u64),
+}
+
+/// Runs a queue with `config` to `backend`, fed as fast as it takes events, for `warm`
+/// then `steady`; reads the emulator's counters at both ends of the steady window.
+async fn steady_run(
+    config: QueueConfig,
+    backend: SocketAddr,
+    emu: &mut Proc,
+    warm: Duration,
+    steady: Duration,
+    trace: bool,
+) -> Steady {
+    let start_stats = emu_stats(emu);
+    let client = client_for(backend);
+    let queue = client.queue(config).expect("queue");
+    let stop = Arc::new(AtomicBool::new(false));
+    let producer = {
+        let (queue, stop) = (queue.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut seq = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let _ = queue
+                    .track(&format!("user-{}", seq % 100), &event(seq))
+                    .await;
+                seq += 1;
+            }
+        })
+    };
+    let started = Instant::now();
+    let mut warm_stats = start_stats;
+    let mut window_start = None;
+    let mut limits = (u64::MAX, 0u64);
+    let mut tick = 0u64;
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        tick += 1;
+        let elapsed = started.elapsed();
+        let s = queue.stats();
+        if trace && tick % 2 == 0 {
+            let e = emu_stats(emu);
+            println!(
+                "      t={:>4.1}s limit {:>4} in flight {:>4} delivered {:>7} refused {:>5} paused {:?}",
+                elapsed.as_secs_f64(),
+                s.in_flight_limit,
+                s.in_flight,
+                s.delivered,
+                e.faulted - start_stats.faulted,
+                s.paused_for.map(|d| d.as_millis())
+            );
+        }
+        if elapsed >= warm && window_start.is_none() {
+            warm_stats = emu_stats(emu);
+            window_start = Some(Instant::now());
+        }
+        if window_start.is_some() {
+            limits = (
+                limits.0.min(s.in_flight_limit),
+                limits.1.max(s.in_flight_limit),
+            );
+        }
+        if elapsed >= warm + steady {
+            break;
+        }
+    }
+    let end_stats = emu_stats(emu);
+    let window = window_start.unwrap().elapsed();
+    let s = queue.stats();
+    stop.store(true, Ordering::Relaxed);
+    let _ = queue.shutdown(Duration::from_secs(3)).await;
+    producer.abort();
+    let accepted = end_stats.accepted - warm_stats.accepted;
+    let attempts = end_stats.total - warm_stats.total;
+    let delivered_all = end_stats.accepted - start_stats.accepted;
+    let connections = end_stats.connections - start_stats.connections;
+    Steady {
+        rate: accepted as f64 / window.as_secs_f64(),
+        refused_share: (end_stats.faulted - warm_stats.faulted) as f64 / attempts.max(1) as f64,
+        warmup_refused: warm_stats.faulted - start_stats.faulted,
+        connections_per_10k: connections as f64 * 10_000.0 / delivered_all.max(1) as f64,
+        connections,
+        limit: (s.in_flight_limit, limits.0, limits.1),
+    }
+}
+
+fn describe(s: &Steady) -> String {
+    format!(
+        "{:>7.0} events/s, {:.2}% of attempts refused (429) in the window ({} during warm-up), limit {} (range {}-{} in the window), {} connections ({:.1} per 10,000 events)",
+        s.rate,
+        100.0 * s.refused_share,
+        s.warmup_refused,
+        s.limit.0,
+        s.limit.1,
+        s.limit.2,
+        s.connections,
+        s.connections_per_10k
+    )
+}
+
+struct Opts {
+    quick: bool,
+    trace: bool,
+}
+
+impl Opts {
+    fn phase(&self, secs: u64) -> Duration {
+        Duration::from_secs(if self.quick { secs.div_ceil(4) } else { secs })
+    }
+}
+
+fn adaptive(algorithm: AdaptiveAlgorithm) -> QueueConfig {
+    QueueConfig::default().adaptive_algorithm(algorithm)
+}
+
+/// RTT 50 ms, the emulator capped at 2,000 calls/s (burst 2,000): the default settings,
+/// then a fixed 32.
+async fn scenario_cap(opts: &Opts, algorithms: &[AdaptiveAlgorithm], with_fixed: bool) {
+    let mut emu = Proc::start(&["emulator"]);
+    let proxy = Proc::start(&["proxy", &emu.port.to_string(), "25", "0"]);
+    println!("cap: RTT 50 ms (delay line, 25 ms each way), emulator capped at 2,000 calls/s (token bucket, burst 2,000), 429 with Retry-After beyond");
+    let (warm, steady) = (opts.phase(20), opts.phase(40));
+    for &algorithm in algorithms {
+        emu.send("rate 2000 2000");
+        let s = steady_run(
+            adaptive(algorithm),
+            proxy.addr(),
+            &mut emu,
+            warm,
+            steady,
+            opts.trace,
+        )
+        .await;
+        println!(
+            "  default settings ({algorithm:?}): {} -> {:.1}% of 2,000/s (target >= 90%, < 1% refused)",
+            describe(&s),
+            100.0 * s.rate / 2000.0
+        );
+        emu.send("norate");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    if with_fixed {
+        emu.send("rate 2000 2000");
+        let s = steady_run(
+            QueueConfig::default().concurrency(32),
+            proxy.addr(),
+            &mut emu,
+            warm,
+            steady,
+            opts.trace,
+        )
+        .await;
+        println!(
+            "  fixed concurrency 32: {} -> {:.1}% of 2,000/s",
+            describe(&s),
+            100.0 * s.rate / 2000.0
+        );
+        emu.send("norate");
+    }
+}
+
+/// RTT 50 ms, no cap: against min(max concurrency / RTT, the rate of the same path with no
+/// delay).
+async fn scenario_open(opts: &Opts, algorithms: &[AdaptiveAlgorithm]) {
+    let mut emu = Proc::start(&["emulator"]);
+    let direct = Proc::start(&["proxy", &emu.port.to_string(), "0", "0"]);
+    let proxy = Proc::start(&["proxy", &emu.port.to_string(), "25", "0"]);
+    let (warm, steady) = (opts.phase(20), opts.phase(30));
+    println!("open: RTT 50 ms, no cap; the bound is min(max concurrency / RTT, the same path with no delay)");
+    let loopback = steady_run(
+        QueueConfig::default(),
+        direct.addr(),
+        &mut emu,
+        opts.phase(8),
+        opts.phase(12),
+        false,
+    )
+    .await;
+    println!(
+        "  the same path with no delay (loopback through the proxy), default settings: {}",
+        describe(&loopback)
+    );
+    let max = QueueConfig::MAX_CONCURRENCY as f64;
+    let bound = (max / 0.050).min(loopback.rate);
+    println!(
+        "  bound: min({max:.0} / 50 ms = {:.0}, {:.0}) = {bound:.0} events/s",
+        max / 0.050,
+        loopback.rate
+    );
+    for &algorithm in algorithms {
+        let s = steady_run(
+            adaptive(algorithm),
+            proxy.addr(),
+            &mut emu,
+            warm,
+            steady,
+            opts.trace,
+        )
+        .await;
+        println!(
+            "  default settings ({algorithm:?}): {} -> {:.0}% of the bound (target >= 80%)",
+            describe(&s),
+            100.0 * s.rate / bound
+        );
+    }
+}
+
+/// RTT 150 ms, one request in 100 reset: every event delivered, none lost.
+async fn scenario_reset(opts: &Opts, algorithms: &[AdaptiveAlgorithm]) {
+    let mut emu = Proc::start(&["emulator"]);
+    let mut proxy = Proc::start(&["proxy", &emu.port.to_string(), "75", "100"]);
+    let events: u64 = if opts.quick { 20_000 } else { 60_000 };
+    println!("reset: RTT 150 ms, 1 request in 100 reset (half before reaching the emulator, half with the answer lost), {events} events");
+    for &algorithm in algorithms {
+        let before = emu_stats(&mut emu);
+        let resets_before = proxy.stats()[1];
+        let client = client_for(proxy.addr());
+        let queue = client.queue(adaptive(algorithm)).expect("queue");
+        let started = Instant::now();
+        for seq in 0..events {
+            queue
+                .track(&format!("user-{}", seq % 100), &event(seq))
+                .await
+                .expect("accepted");
+        }
+        let limit = queue.stats().in_flight_limit;
+        let report = queue.shutdown(Duration::from_secs(600)).await;
+        let elapsed = started.elapsed();
+        let after = emu_stats(&mut emu);
+        let resets = proxy.stats()[1] - resets_before;
+        let accepted = after.accepted - before.accepted;
+        let lost = events - report.delivered;
+        println!(
+            "  default settings ({algorithm:?}): {:.0} events/s; delivered {} of {events}, dead-lettered {}, lost {lost}; {resets} resets, {} retries, {} ambiguous; the emulator accepted {accepted} (duplicates {} <= ambiguous {}); limit at the end of intake {limit}; {} connections",
+            events as f64 / elapsed.as_secs_f64(),
+            report.delivered,
+            report.dead_lettered,
+            report.retried,
+            report.ambiguous,
+            accepted.saturating_sub(events),
+            report.ambiguous,
+            after.connections - before.connections,
+        );
+        assert_eq!(report.delivered, events, "an event was lost: {report:?}");
+        assert!(accepted >= events && accepted - events <= report.ambiguous);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// CPU per event.
+
+/// The floor: `concurrency` connections, each a hyper HTTP/1.1 connection sending its share
+/// of the pre-built requests one after the other and reading each answer whole.
+async fn hyper_floor(backend: SocketAddr, uris: Arc<Vec<hyper::Uri>>, concurrency: usize) -> u64 {
+    use http_body_util::{BodyExt, Empty};
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..concurrency {
+        let (uris, next) = (uris.clone(), next.clone());
+        tasks.spawn(async move {
+            let stream = tokio::net::TcpStream::connect(backend).await.unwrap();
+            stream.set_nodelay(true).unwrap();
+            let (mut sender, conn) =
+                hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                    .await
+                    .unwrap();
+            tokio::spawn(conn);
+            let host = hyper::header::HeaderValue::from_str(&backend.to_string()).unwrap();
+            let mut sent = 0u64;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(uri) = uris.get(i) else { break };
+                let request = hyper::Request::get(uri.clone())
+                    .header(hyper::header::HOST, host.clone())
+                    .body(Empty::<bytes::Bytes>::new())
+                    .unwrap();
+                let response = sender.send_request(request).await.unwrap();
+                assert_eq!(response.status(), 200);
+                response.into_body().collect().await.unwrap();
+                sent += 1;
+            }
+            sent
+        });
+    }
+    let mut sent = 0;
+    while let Some(n) = tasks.join_next().await {
+        sent += n.unwrap();
+    }
+    sent
+}
+
+/// The SDK's whole path: the typed `track` (validate, encode, enqueue), delivery and
+/// settling, for `events` pre-built events.
+async fn sdk_path(backend: SocketAddr, config: QueueConfig, events: Vec<CustomEvent>) -> u64 {
+    let client = client_for(backend);
+    let queue = client.queue(config).expect("queue");
+    for (seq, event) in events.iter().enumerate() {
+        queue
+            .track(&format!("user-{}", seq % 100), event)
+            .await
+            .expect("accepted");
+    }
+    let report = queue.shutdown(Duration::from_secs(600)).await;
+    assert_eq!(report.delivered, events.len() as u64, "{report:?}");
+    report.delivered
+}
+
+async fn scenario_cpu(opts: &Opts) {
+    let mut emu = Proc::start(&["emulator"]);
+    let proxy = Proc::start(&["proxy", &emu.port.to_string(), "25", "0"]);
+    let calls = gamooga::Calls::new("acme").unwrap();
+    println!("cpu: user + system CPU time of this process per delivered event (emulator and proxy in their own processes); load average {}", load_average());
+    for (label, backend, events, concurrency) in [
+        (
+            "loopback",
+            emu.addr(),
+            if opts.quick { 20_000 } else { 100_000 },
+            32usize,
+        ),
+        (
+            "RTT 50 ms",
+            proxy.addr(),
+            if opts.quick { 5_000 } else { 20_000 },
+            32usize,
+        ),
+    ] {
+        let uris: Arc<Vec<hyper::Uri>> = Arc::new(
+            (0..events as u64)
+                .map(|seq| {
+                    let r = calls
+                        .track(&format!("user-{}", seq % 100), &event(seq))
+                        .unwrap();
+                    format!("http://{backend}{}", r.path_and_query())
+                        .parse()
+                        .unwrap()
+                })
+                .collect(),
+        );
+        let mut ratios = Vec::new();
+        for round in 0..3 {
+            let before = emu_stats(&mut emu);
+            let cpu = cpu_time();
+            let started = Instant::now();
+            let sent = hyper_floor(backend, uris.clone(), concurrency).await;
+            let floor_wall = started.elapsed();
+            let floor = (cpu_time() - cpu).as_secs_f64() / sent as f64;
+            let floor_conns = emu_stats(&mut emu).connections - before.connections;
+
+            let prepared: Vec<CustomEvent> = (0..events as u64).map(event).collect();
+            let before = emu_stats(&mut emu);
+            let cpu = cpu_time();
+            let started = Instant::now();
+            let sent = sdk_path(
+                backend,
+                QueueConfig::default().concurrency(concurrency),
+                prepared,
+            )
+            .await;
+            let sdk_wall = started.elapsed();
+            let sdk = (cpu_time() - cpu).as_secs_f64() / sent as f64;
+            let sdk_conns = emu_stats(&mut emu).connections - before.connections;
+
+            let prepared: Vec<CustomEvent> = (0..events as u64).map(event).collect();
+            let cpu = cpu_time();
+            let sent = sdk_path(backend, QueueConfig::default(), prepared).await;
+            let adaptive = (cpu_time() - cpu).as_secs_f64() / sent as f64;
+            ratios.push(sdk / floor);
+            println!(
+                "  {label}, concurrency {concurrency}, {events} events, run {}: hyper floor {:.1} µs/event ({:.0}/s, {floor_conns} connections); SDK {:.1} µs/event ({:.0}/s, {sdk_conns} connections): ratio {:.2} (target <= 1.5); SDK with the default (adaptive) settings {:.1} µs/event",
+                round + 1,
+                floor * 1e6,
+                events as f64 / floor_wall.as_secs_f64(),
+                sdk * 1e6,
+                events as f64 / sdk_wall.as_secs_f64(),
+                sdk / floor,
+                adaptive * 1e6,
+            );
+        }
+        ratios.sort_by(f64::total_cmp);
+        println!(
+            "  {label}: SDK / hyper floor, median of 3: {:.2} (range {:.2}-{:.2})",
+            ratios[1], ratios[0], ratios[2]
+        );
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--list") {
+        return; // `cargo test --benches` lists benches; nothing to list here
+    }
+    if args.first().map(String::as_str) == Some("--child") {
+        match args.get(1).map(String::as_str) {
+            Some("emulator") => child_emulator(),
+            Some("proxy") => child_proxy(&args[2..]),
+            other => panic!("unknown child {other:?}"),
+        }
+        return;
+    }
+    let opts = Opts {
+        quick: args.iter().any(|a| a == "--quick"),
+        trace: args.iter().any(|a| a == "--trace"),
+    };
+    let named: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let all = named.is_empty();
+    let wants = |name: &str| all || named.contains(&name);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    println!("load average at start: {}", load_average());
+    let default = [AdaptiveAlgorithm::default()];
+    let both = [AdaptiveAlgorithm::Gradient, AdaptiveAlgorithm::Aimd];
+    rt.block_on(async {
+        if named.contains(&"candidates") {
+            scenario_cap(&opts, &both, false).await;
+            scenario_open(&opts, &both).await;
+            scenario_reset(&opts, &both).await;
+        }
+        if wants("cap") {
+            scenario_cap(&opts, &default, true).await;
+        }
+        if wants("open") {
+            scenario_open(&opts, &default).await;
+        }
+        if wants("reset") {
+            scenario_reset(&opts, &default).await;
+        }
+        if wants("cpu") {
+            scenario_cpu(&opts).await;
+        }
+    });
+    println!("load average at the end: {}", load_average());
+}
