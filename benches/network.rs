@@ -653,6 +653,97 @@ async fn hyper_floor(backend: SocketAddr, uris: Arc<Vec<hyper::Uri>>, concurrenc
     sent
 }
 
+/// `tasks` tasks sending their share of the pre-built requests through a shared client:
+/// hyper-util's pooled client, reqwest, or the SDK's `Client::send_once` (no queue). They
+/// split the gap between the floor and the queue.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Layer {
+    HyperPool,
+    Reqwest,
+    ReqwestTuned,
+    SendOnce,
+}
+
+async fn layered(
+    layer: Layer,
+    backend: SocketAddr,
+    uris: Arc<Vec<hyper::Uri>>,
+    tasks: usize,
+) -> u64 {
+    use http_body_util::{BodyExt, Empty};
+    let pool: hyper_util::client::legacy::Client<_, Empty<bytes::Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .pool_max_idle_per_host(1024)
+            .build_http();
+    let reqwest = if layer == Layer::ReqwestTuned {
+        reqwest::Client::builder()
+            .pool_max_idle_per_host(1024)
+            .no_proxy()
+            .http1_only()
+            .build()
+            .unwrap()
+    } else {
+        reqwest::Client::builder()
+            .pool_max_idle_per_host(1024)
+            .build()
+            .unwrap()
+    };
+    let urls: Arc<Vec<reqwest::Url>> = Arc::new(if layer == Layer::ReqwestTuned {
+        uris.iter()
+            .map(|u| u.to_string().parse().unwrap())
+            .collect()
+    } else {
+        Vec::new()
+    });
+    let sdk = client_for(backend);
+    let calls = sdk.calls().clone();
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..tasks {
+        let (uris, next, urls) = (uris.clone(), next.clone(), urls.clone());
+        let (pool, reqwest, sdk, calls) =
+            (pool.clone(), reqwest.clone(), sdk.clone(), calls.clone());
+        set.spawn(async move {
+            let mut sent = 0u64;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(uri) = uris.get(i) else { break };
+                match layer {
+                    Layer::HyperPool => {
+                        let response = pool.get(uri.clone()).await.unwrap();
+                        assert_eq!(response.status(), 200);
+                        response.into_body().collect().await.unwrap();
+                    }
+                    Layer::Reqwest => {
+                        let response = reqwest.get(uri.to_string()).send().await.unwrap();
+                        assert_eq!(response.status(), 200);
+                        response.bytes().await.unwrap();
+                    }
+                    Layer::ReqwestTuned => {
+                        let response = reqwest.get(urls[i].clone()).send().await.unwrap();
+                        assert_eq!(response.status(), 200);
+                        response.bytes().await.unwrap();
+                    }
+                    Layer::SendOnce => {
+                        // Built here, as the queue builds it at enqueue.
+                        let request = calls
+                            .track(&format!("user-{}", i % 100), &event(i as u64))
+                            .unwrap();
+                        sdk.send_once(&request).await.unwrap();
+                    }
+                }
+                sent += 1;
+            }
+            sent
+        });
+    }
+    let mut sent = 0;
+    while let Some(n) = set.join_next().await {
+        sent += n.unwrap();
+    }
+    sent
+}
+
 /// The SDK's whole path: the typed `track` (validate, encode, enqueue), delivery and
 /// settling, for `events` pre-built events.
 async fn sdk_path(backend: SocketAddr, config: QueueConfig, events: Vec<CustomEvent>) -> u64 {
@@ -728,9 +819,21 @@ async fn scenario_cpu(opts: &Opts) {
             let cpu = cpu_time();
             let sent = sdk_path(backend, QueueConfig::default(), prepared).await;
             let adaptive = (cpu_time() - cpu).as_secs_f64() / sent as f64;
+            let mut layers = String::new();
+            for layer in [
+                Layer::HyperPool,
+                Layer::Reqwest,
+                Layer::ReqwestTuned,
+                Layer::SendOnce,
+            ] {
+                let cpu = cpu_time();
+                let sent = layered(layer, backend, uris.clone(), concurrency).await;
+                let per = (cpu_time() - cpu).as_secs_f64() / sent as f64;
+                layers.push_str(&format!("{layer:?} {:.1}, ", per * 1e6));
+            }
             ratios.push(sdk / floor);
             println!(
-                "  {label}, concurrency {concurrency}, {events} events, run {}: hyper floor {:.1} µs/event ({:.0}/s, {floor_conns} connections); SDK {:.1} µs/event ({:.0}/s, {sdk_conns} connections): ratio {:.2} (target <= 1.5); SDK with the default (adaptive) settings {:.1} µs/event",
+                "  {label}, concurrency {concurrency}, {events} events, run {}: hyper floor {:.1} µs/event ({:.0}/s, {floor_conns} connections); SDK {:.1} µs/event ({:.0}/s, {sdk_conns} connections): ratio {:.2} (target <= 1.5); SDK with the default (adaptive) settings {:.1} µs/event; between them (µs/event): {layers}",
                 round + 1,
                 floor * 1e6,
                 events as f64 / floor_wall.as_secs_f64(),
@@ -746,6 +849,48 @@ async fn scenario_cpu(opts: &Opts) {
             ratios[1], ratios[0], ratios[2]
         );
     }
+}
+
+/// `profile-sdk` / `profile-floor` (`rtt`, `events=N`, `nowait`): only one side of `cpu` on
+/// loopback (200,000 events) or at RTT 50 ms (10,000), for `perf record -p <pid>` (the pid
+/// is printed first), or for instruction counts that do not depend on the machine's load:
+/// `valgrind --tool=callgrind --trace-children=no <bench binary> profile-sdk events=2000
+/// nowait`, then the same with 6,000: the difference over 4,000 is the count per event.
+async fn profile(sdk: bool, rtt: bool) {
+    let emu = Proc::start(&["emulator"]);
+    let proxy = Proc::start(&["proxy", &emu.port.to_string(), "25", "0"]);
+    let backend = if rtt { proxy.addr() } else { emu.addr() };
+    println!("pid {}", std::process::id());
+    if !std::env::args().any(|a| a == "nowait") {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    let events = std::env::args()
+        .find_map(|a| a.strip_prefix("events=").and_then(|n| n.parse().ok()))
+        .unwrap_or(if rtt { 10_000u64 } else { 200_000u64 });
+    let cpu = cpu_time();
+    if sdk {
+        let prepared: Vec<CustomEvent> = (0..events).map(event).collect();
+        sdk_path(backend, QueueConfig::default().concurrency(32), prepared).await;
+    } else {
+        let calls = gamooga::Calls::new("acme").unwrap();
+        let uris: Arc<Vec<hyper::Uri>> = Arc::new(
+            (0..events)
+                .map(|seq| {
+                    let r = calls
+                        .track(&format!("user-{}", seq % 100), &event(seq))
+                        .unwrap();
+                    format!("http://{backend}{}", r.path_and_query())
+                        .parse()
+                        .unwrap()
+                })
+                .collect(),
+        );
+        hyper_floor(backend, uris, 32).await;
+    }
+    println!(
+        "{:.1} µs/event",
+        (cpu_time() - cpu).as_secs_f64() * 1e6 / events as f64
+    );
 }
 
 fn main() {
@@ -780,6 +925,10 @@ fn main() {
     let default = [AdaptiveAlgorithm::default()];
     let both = [AdaptiveAlgorithm::Gradient, AdaptiveAlgorithm::Aimd];
     rt.block_on(async {
+        if named.contains(&"profile-sdk") || named.contains(&"profile-floor") {
+            profile(named.contains(&"profile-sdk"), named.contains(&"rtt")).await;
+            return;
+        }
         if named.contains(&"candidates") {
             scenario_cap(&opts, &both, false).await;
             scenario_open(&opts, &both).await;

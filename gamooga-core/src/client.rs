@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::event::{Event, VisitorProperties};
 use crate::resolve::{self, Backend, Resolver, Source};
 use crate::retry::RetryPolicy;
-use crate::transport::{self, HttpRequest, ReqwestTransport, Transport};
+use crate::transport::{self, HttpRequest, Transport};
 
 /// The production configuration host.
 pub const DEFAULT_CONFIG_URL: &str = "https://cdn-jp.gsecondscreen.com";
@@ -52,7 +52,7 @@ pub const DEFAULT_CONFIG_URL: &str = "https://cdn-jp.gsecondscreen.com";
 /// | [`get_limit`](ClientBuilder::get_limit) | 2,000 bytes | past it a user-id event goes as `evwidj` (POST) |
 /// | [`evwid_mode`](ClientBuilder::evwid_mode) | [`EvwidMode::Auto`] | force `evwid` (GET) or `evwidj` (POST) |
 /// | [`resolve_ttl`](ClientBuilder::resolve_ttl) | 1 h | how long a resolved backend is used before it is fetched again (`Duration::MAX`: forever) |
-/// | [`transport`](ClientBuilder::transport) | [`ReqwestTransport`] (rustls) | how requests are sent, e.g. [`DryRunTransport`](crate::transport::DryRunTransport) in tests |
+/// | [`transport`](ClientBuilder::transport) | [`HyperTransport`](crate::transport::HyperTransport) (rustls; [`ReqwestTransport`](crate::transport::ReqwestTransport) when a proxy is set in the environment) | how requests are sent, e.g. [`DryRunTransport`](crate::transport::DryRunTransport) in tests |
 /// | [`user_agent`](ClientBuilder::user_agent) | none | a suffix after `gamooga-rust/<version>` in `User-Agent` |
 ///
 /// # Errors and retries
@@ -566,7 +566,7 @@ impl ClientBuilder {
         self
     }
 
-    /// Sends requests through `transport` instead of the default [`ReqwestTransport`] (whose
+    /// Sends requests through `transport` instead of the default one (whose
     /// timeouts and user agent options then do not apply; the per-attempt
     /// [`timeout`](Self::timeout) still does).
     pub fn transport(mut self, transport: Arc<dyn Transport>) -> Self {
@@ -603,11 +603,11 @@ impl ClientBuilder {
         } = parse_config_url(&self.config_url, self.allow_insecure_http)?;
         let transport: Arc<dyn Transport> = match self.transport {
             Some(t) => t,
-            None => Arc::new(ReqwestTransport::new(
+            None => transport::default_transport(
                 self.connect_timeout,
                 self.timeout,
                 self.user_agent.as_deref(),
-            )?),
+            )?,
         };
         let source = match &self.backend {
             Some(host) => {
