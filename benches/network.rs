@@ -561,6 +561,21 @@ async fn scenario_open(opts: &Opts, algorithms: &[AdaptiveAlgorithm]) {
         "  bound: min({max:.0} / 50 ms = {:.0}, {loopback:.0}) = {bound:.0} events/s",
         max / 0.050,
     );
+    let fixed = steady_run(
+        QueueConfig::default().concurrency(QueueConfig::MAX_CONCURRENCY),
+        proxy.addr(),
+        &mut emu,
+        warm,
+        steady,
+        opts.trace,
+    )
+    .await;
+    println!(
+        "  fixed concurrency {} (the maximum, not adapting): {} -> {:.0}% of the bound",
+        QueueConfig::MAX_CONCURRENCY,
+        describe(&fixed),
+        100.0 * fixed.rate / bound
+    );
     for &algorithm in algorithms {
         let s = steady_run(
             adaptive(algorithm),

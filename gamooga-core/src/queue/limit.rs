@@ -299,12 +299,18 @@ struct Probe {
 }
 
 impl Gradient {
-    /// The latency within which the limit grows: this × the minimum round trip.
-    const TOLERANCE: f64 = 1.5;
+    /// The latency within which the limit grows: this × the minimum round trip. On the
+    /// project's shared 2-core machine, round trips through the bench's delay line swing
+    /// between 1 and 2.5 × their minimum from other processes' load alone; 1.5 shrank the
+    /// limit on that noise (`benches/network.rs`, the `open` scenario). A server that
+    /// queues our requests passes 2 × soon enough.
+    const TOLERANCE: f64 = 2.0;
     /// The largest cut one round trip of high latency asks for...
     const MIN_GRADIENT: f64 = 0.5;
-    /// ... of which this share is made.
-    const SMOOTHING: f64 = 0.5;
+    /// ... of which this share is made (Netflix's Gradient2 smooths by 0.2 as well): at most
+    /// 10% a round trip, so a burst of noise costs little, and a lasting rise halves the
+    /// limit in seven round trips.
+    const SMOOTHING: f64 = 0.2;
     /// The cut on an overload (CUBIC's β).
     const BACKOFF: f64 = 0.7;
     /// How often the minimum round trip is measured again.
@@ -330,19 +336,28 @@ impl Gradient {
     fn round(&mut self, round: Round, min_rtt: Duration, now: Instant) {
         let gradient =
             (low_latency(Self::TOLERANCE, min_rtt) / round.ratio).clamp(Self::MIN_GRADIENT, 1.0);
-        if gradient < 1.0 {
-            self.slow_start = false;
-        }
-        // A cut for latency is smoothed: one round trip of scheduling noise on a busy
-        // machine should not halve the limit.
-        let kept = self.limit * (1.0 - Self::SMOOTHING * (1.0 - gradient));
         // Only a limit that was used grows (the queue may have had less to send).
         let used = round.max_in_flight as f64 * 2.0 >= self.limit;
-        let headroom = if self.slow_start { kept } else { kept.sqrt() };
-        let mut next = if used { kept + headroom } else { kept };
-        if let Some(target) = self.loss.target(now) {
-            next = next.min(target.max(kept));
-        }
+        let next = if gradient < 1.0 {
+            // Latency rose: shrink in proportion, smoothed (one round trip of scheduling
+            // noise on a busy machine should not halve the limit).
+            self.slow_start = false;
+            self.limit * (1.0 - Self::SMOOTHING * (1.0 - gradient))
+        } else if used {
+            let headroom = if self.slow_start {
+                self.limit
+            } else {
+                self.limit.sqrt()
+            };
+            // After an overload, no faster than CUBIC's curve.
+            let grown = self.limit + headroom;
+            match self.loss.target(now) {
+                Some(target) => grown.min(target.max(self.limit)),
+                None => grown,
+            }
+        } else {
+            self.limit
+        };
         self.limit = self.bounds.clamp(next);
     }
 
@@ -564,12 +579,29 @@ mod tests {
     fn the_gradient_limit_grows_while_latency_stays_at_its_minimum() {
         let mut sim = gradient();
         assert_eq!(sim.limit(), 32);
-        // A round trip's answers are judged when the next round trip's come.
+        // A round trip's answers are judged when the next round trip's come: the limit
+        // doubles a round trip (slow start) ...
         sim.rounds(2, 50 * MS);
-        let grown = sim.limit();
-        assert!(grown > 32 && grown < 64, "{grown}");
-        // About √limit a round trip: from 32 to the maximum in under 100 round trips (5 s at
-        // 50 ms).
+        assert_eq!(sim.limit(), 64);
+        sim.rounds(1, 50 * MS);
+        assert_eq!(sim.limit(), 128);
+        // ... until latency first rises; then it grows by √limit a round trip.
+        sim.round(150 * MS, Signal::Ok); // judges the last 50 ms round trip: doubles
+        assert_eq!(sim.limit(), 256);
+        sim.round(150 * MS, Signal::Ok); // judges this one: shrinks
+        let after_rise = sim.limiter.limit;
+        assert!(
+            !sim.limiter.slow_start && after_rise < 256.0,
+            "{after_rise}"
+        );
+        sim.round(50 * MS, Signal::Ok); // judges the second 150 ms round trip
+        let low = sim.limiter.limit;
+        sim.rounds(3, 50 * MS);
+        let grown = sim.limiter.limit - low;
+        assert!(
+            grown > 2.5 * low.sqrt() && grown < 3.5 * (low + grown).sqrt(),
+            "{low} + {grown}: about √limit a round trip, not doubling"
+        );
         sim.rounds(80, 50 * MS);
         assert_eq!(sim.limit(), 1024);
     }
@@ -598,8 +630,11 @@ mod tests {
         let mut sim = gradient();
         sim.rounds(20, 50 * MS);
         let high = sim.limit();
-        // The server queues: round trips of 150 ms, three times the minimum.
-        sim.rounds(3, 150 * MS);
+        // The server queues: round trips of 200 ms, four times the minimum. At most 10% a
+        // round trip: not halved by one or two, halved within eight.
+        sim.rounds(3, 200 * MS);
+        assert!(sim.limit() * 10 >= high * 8, "{high} -> {}", sim.limit());
+        sim.rounds(6, 200 * MS);
         let shrunk = sim.limit();
         assert!(shrunk * 2 < high, "{high} -> {shrunk}");
         sim.rounds(30, 50 * MS);
@@ -611,7 +646,7 @@ mod tests {
         let mut sim = gradient();
         sim.rounds(1, 50 * MS); // the minimum: 50 ms
         let before = sim.limit();
-        sim.rounds(5, 70 * MS); // 1.4 × the minimum
+        sim.rounds(5, 95 * MS); // 1.9 × the minimum
         assert!(sim.limit() > before);
         // On loopback, 1 ms of scheduling delay over a 100 µs minimum is within the slack.
         let mut sim = gradient();
@@ -663,8 +698,8 @@ mod tests {
 
     #[test]
     fn after_an_overload_the_limit_climbs_back_along_the_cubic_curve() {
-        let mut sim = gradient();
-        sim.rounds(6, 50 * MS);
+        let mut sim = Sim::new(Gradient::new(Bounds::new(1, 4096, 32)));
+        sim.rounds(4, 50 * MS);
         let w_max = sim.limit() as f64;
         sim.overload(50 * MS);
         let cut = sim.limit() as f64;
