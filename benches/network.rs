@@ -114,6 +114,8 @@ fn child_proxy(args: &[String]) {
     {
         let (accepted, resets) = (accepted.clone(), resets.clone());
         rt.spawn(async move {
+            let line = Arc::new(Line::default());
+            tokio::spawn(line.clone().write_loop());
             let mut seed = 0x9e37_79b9_7f4a_7c15u64;
             loop {
                 let Ok((client, _)) = listener.accept().await else {
@@ -122,14 +124,13 @@ fn child_proxy(args: &[String]) {
                 accepted.fetch_add(1, Ordering::Relaxed);
                 seed = seed.wrapping_add(0x2545_f491_4f6c_dd1d);
                 let rng = Rng(seed | 1);
-                tokio::spawn(delay_line(
-                    client,
-                    upstream,
-                    one_way,
-                    reset_every,
-                    rng,
-                    resets.clone(),
-                ));
+                let (line, resets) = (line.clone(), resets.clone());
+                tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    link(client, server, line, one_way, reset_every, rng, resets);
+                });
             }
         });
     }
@@ -153,80 +154,221 @@ fn child_proxy(args: &[String]) {
     }
 }
 
-/// One proxied connection: every chunk read from one side is written to the other
-/// `one_way` later, in order; the first one from the client a round trip later still (the
-/// handshake). With `reset_every` > 0, one request in that many resets the connection.
-async fn delay_line(
-    mut client: tokio::net::TcpStream,
-    upstream: SocketAddr,
+/// One proxied connection: both sockets, shared by its two readers and the line's writer.
+struct Link {
+    client: tokio::net::TcpStream,
+    server: tokio::net::TcpStream,
+    dead: AtomicBool,
+    killed: tokio::sync::Notify,
+    /// No chunk from the client is passed on before then: the handshake's round trip.
+    handshake_done: tokio::time::Instant,
+}
+
+impl Link {
+    /// Closes the connection: the readers stop, chunks on the line are dropped, and once the
+    /// last reference goes the client's socket closes with an RST (linger 0).
+    fn kill(&self) {
+        self.dead.store(true, Ordering::Relaxed);
+        self.killed.notify_waiters();
+    }
+}
+
+/// A chunk on its way: written to `link`'s other side at `due`.
+struct Chunk {
+    due: tokio::time::Instant,
+    link: Arc<Link>,
+    to_server: bool,
+    bytes: Vec<u8>,
+}
+
+/// The delay line: every chunk of every connection waits here for its due time. The delay
+/// is the same for all, so a FIFO is in time order; a connection's first chunks, held for
+/// the handshake, wait in a second FIFO (also in order: connections are accepted in turn).
+/// One writer task wakes once per due time for all chunks due then, so the proxy costs one
+/// timer per millisecond, not one per chunk (it shares two cores with the client and the
+/// emulator, and its CPU would otherwise cap the round-trip scenarios).
+#[derive(Default)]
+struct Line {
+    queues: std::sync::Mutex<(VecDeque<Chunk>, VecDeque<Chunk>)>,
+    wake: tokio::sync::Notify,
+}
+
+impl Line {
+    fn push(&self, chunk: Chunk, young: bool) {
+        let mut queues = self.queues.lock().unwrap();
+        let queue = if young { &mut queues.1 } else { &mut queues.0 };
+        let was_empty = queue.is_empty();
+        queue.push_back(chunk);
+        drop(queues);
+        if was_empty {
+            self.wake.notify_one();
+        }
+    }
+
+    /// The chunk due first, if it is due by `now`; else when the next one is.
+    fn next(&self, now: tokio::time::Instant) -> Result<Chunk, Option<tokio::time::Instant>> {
+        let mut queues = self.queues.lock().unwrap();
+        let (old, young) = &mut *queues;
+        let queue = match (old.front(), young.front()) {
+            (Some(a), Some(b)) => {
+                if a.due <= b.due {
+                    old
+                } else {
+                    young
+                }
+            }
+            (Some(_), None) => old,
+            (None, Some(_)) => young,
+            (None, None) => return Err(None),
+        };
+        let due = queue.front().unwrap().due;
+        if due > now {
+            return Err(Some(due));
+        }
+        Ok(queue.pop_front().unwrap())
+    }
+
+    async fn write_loop(self: Arc<Self>) {
+        loop {
+            let notified = self.wake.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let now = tokio::time::Instant::now();
+            match self.next(now) {
+                Ok(chunk) => {
+                    if chunk.link.dead.load(Ordering::Relaxed) {
+                        continue;
+                    }
+                    let to = if chunk.to_server {
+                        &chunk.link.server
+                    } else {
+                        &chunk.link.client
+                    };
+                    let mut written = 0;
+                    while written < chunk.bytes.len() {
+                        match to.try_write(&chunk.bytes[written..]) {
+                            Ok(n) => written += n,
+                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                                // A full socket buffer (rare on loopback): wait for room.
+                                if to.writable().await.is_err() {
+                                    break;
+                                }
+                            }
+                            Err(_) => {
+                                chunk.link.kill();
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(Some(due)) => tokio::select! {
+                    _ = tokio::time::sleep_until(due) => {}
+                    _ = notified => {}
+                },
+                Err(None) => notified.await,
+            }
+        }
+    }
+}
+
+/// Starts a proxied connection: one reader a direction, feeding the line. With
+/// `reset_every` > 0, one request in that many resets the connection, half the time
+/// before it is passed on, half the time once its answer came back (the answer is lost).
+fn link(
+    client: tokio::net::TcpStream,
+    server: tokio::net::TcpStream,
+    line: Arc<Line>,
     one_way: Duration,
     reset_every: u32,
     mut rng: Rng,
     resets: Arc<AtomicU64>,
 ) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::time::Instant;
-    let accepted = Instant::now();
     let _ = client.set_nodelay(true);
+    let _ = server.set_nodelay(true);
     // Closing with linger 0 sends an RST: a reset, not an orderly close. (Deprecated because
     // a non-zero linger blocks the thread on drop; a zero one does not.)
     #[allow(deprecated)]
     let _ = client.set_linger(Some(Duration::ZERO));
-    let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await else {
-        return;
-    };
-    let _ = server.set_nodelay(true);
-    let handshake_done = accepted + 2 * one_way;
-    let mut to_server: VecDeque<(Instant, Vec<u8>)> = VecDeque::new();
-    let mut to_client: VecDeque<(Instant, Vec<u8>)> = VecDeque::new();
-    let (mut cbuf, mut sbuf) = (vec![0u8; 65536], vec![0u8; 65536]);
-    let (mut client_open, mut server_open) = (true, true);
-    let mut reset_on_answer = false;
-    let far = Instant::now() + Duration::from_secs(86_400);
-    loop {
-        if (!client_open && to_server.is_empty()) || (!server_open && to_client.is_empty()) {
-            return;
-        }
-        let next_s = to_server.front().map_or(far, |c| c.0);
-        let next_c = to_client.front().map_or(far, |c| c.0);
-        tokio::select! {
-            read = client.read(&mut cbuf), if client_open => match read {
-                Ok(0) | Err(_) => client_open = false,
-                Ok(n) => {
-                    if reset_every > 0 && rng.next() * f64::from(reset_every) < 1.0 {
-                        resets.fetch_add(1, Ordering::Relaxed);
-                        if rng.next() < 0.5 {
-                            return; // before the request is passed on
-                        }
-                        reset_on_answer = true;
-                    }
-                    let at = (Instant::now() + one_way).max(handshake_done + one_way);
-                    to_server.push_back((at, cbuf[..n].to_vec()));
-                }
-            },
-            read = server.read(&mut sbuf), if server_open => match read {
-                Ok(0) | Err(_) => server_open = false,
-                Ok(n) => {
-                    if reset_on_answer {
-                        return; // the answer is lost
-                    }
-                    to_client.push_back((Instant::now() + one_way, sbuf[..n].to_vec()));
-                }
-            },
-            _ = tokio::time::sleep_until(next_s), if !to_server.is_empty() => {
-                let (_, chunk) = to_server.pop_front().unwrap();
-                if server.write_all(&chunk).await.is_err() {
+    let link = Arc::new(Link {
+        client,
+        server,
+        dead: AtomicBool::new(false),
+        killed: tokio::sync::Notify::new(),
+        handshake_done: tokio::time::Instant::now() + 2 * one_way,
+    });
+    let reset_on_answer = Arc::new(AtomicBool::new(false));
+    for to_server in [true, false] {
+        let (link, line, resets, reset_on_answer) = (
+            link.clone(),
+            line.clone(),
+            resets.clone(),
+            reset_on_answer.clone(),
+        );
+        let mut rng = Rng(rng.0.wrapping_add(u64::from(to_server)) | 1);
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 65536];
+            loop {
+                let killed = link.killed.notified();
+                tokio::pin!(killed);
+                killed.as_mut().enable();
+                if link.dead.load(Ordering::Relaxed) {
                     return;
                 }
-            },
-            _ = tokio::time::sleep_until(next_c), if !to_client.is_empty() => {
-                let (_, chunk) = to_client.pop_front().unwrap();
-                if client.write_all(&chunk).await.is_err() {
+                let from = if to_server {
+                    &link.client
+                } else {
+                    &link.server
+                };
+                tokio::select! {
+                    _ = killed => return,
+                    ready = from.readable() => if ready.is_err() {
+                        link.kill();
+                        return;
+                    },
+                }
+                let n = match from.try_read(&mut buf) {
+                    Ok(0) => {
+                        link.kill();
+                        return;
+                    }
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                    Err(_) => {
+                        link.kill();
+                        return;
+                    }
+                };
+                if to_server && reset_every > 0 && rng.next() * f64::from(reset_every) < 1.0 {
+                    resets.fetch_add(1, Ordering::Relaxed);
+                    if rng.next() < 0.5 {
+                        link.kill(); // before the request is passed on
+                        return;
+                    }
+                    reset_on_answer.store(true, Ordering::Relaxed);
+                }
+                if !to_server && reset_on_answer.load(Ordering::Relaxed) {
+                    link.kill(); // the answer is lost
                     return;
                 }
-            },
-        }
+                let now = tokio::time::Instant::now();
+                let mut due = now + one_way;
+                let young = to_server && link.handshake_done + one_way > due;
+                if young {
+                    due = link.handshake_done + one_way;
+                }
+                line.push(
+                    Chunk {
+                        due,
+                        link: link.clone(),
+                        to_server,
+                        bytes: buf[..n].to_vec(),
+                    },
+                    young,
+                );
+            }
+        });
     }
+    let _ = &mut rng;
 }
 
 /// A child process speaking the line protocol above.
@@ -323,6 +465,33 @@ fn cpu_time() -> Duration {
     tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
+/// User + system CPU time of another process so far (`/proc/PID/stat`, in clock ticks).
+fn child_cpu(pid: u32) -> Duration {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return Duration::ZERO;
+    };
+    // After the command's closing parenthesis: state is field 3, utime 14, stime 15.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
+        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+    // SAFETY: sysconf reads a configuration value.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Duration::from_millis(ticks * 1000 / hz)
+}
+
+/// CPU time of this process, the emulator and the delay line.
+fn cpu_of(emu: &Proc, proxy: Option<&Proc>) -> [Duration; 3] {
+    [
+        cpu_time(),
+        child_cpu(emu.child.id()),
+        proxy.map_or(Duration::ZERO, |p| child_cpu(p.child.id())),
+    ]
+}
+
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -362,20 +531,27 @@ struct Steady {
     /// Connections the emulator accepted over the whole run, per 10,000 events delivered.
     connections_per_10k: f64,
     connections: u64,
+    /// The most requests in flight at once over the run.
+    peak: u64,
     /// The limit at the end, and its range over the window.
     limit: (u64, u64, u64),
+    /// Cores used over the window by this process, the emulator and the delay line.
+    cores: [f64; 3],
 }
 
 /// Runs a queue with `config` to `backend`, fed as fast as it takes events, for `warm`
 /// then `steady`; reads the emulator's counters at both ends of the steady window.
 async fn steady_run(
     config: QueueConfig,
-    backend: SocketAddr,
+    backend: &Proc,
     emu: &mut Proc,
     warm: Duration,
     steady: Duration,
     trace: bool,
 ) -> Steady {
+    let proxy = (backend.port != emu.port).then_some(backend);
+    let backend = backend.addr();
+    let mut cpu_start = [Duration::ZERO; 3];
     let start_stats = emu_stats(emu);
     let client = client_for(backend);
     let queue = client.queue(config).expect("queue");
@@ -416,6 +592,7 @@ async fn steady_run(
         }
         if elapsed >= warm && window_start.is_none() {
             warm_stats = emu_stats(emu);
+            cpu_start = cpu_of(emu, proxy);
             window_start = Some(Instant::now());
         }
         if window_start.is_some() {
@@ -430,6 +607,9 @@ async fn steady_run(
     }
     let end_stats = emu_stats(emu);
     let window = window_start.unwrap().elapsed();
+    let cpu_end = cpu_of(emu, proxy);
+    let cores = [0, 1, 2]
+        .map(|i| (cpu_end[i].saturating_sub(cpu_start[i])).as_secs_f64() / window.as_secs_f64());
     let s = queue.stats();
     stop.store(true, Ordering::Relaxed);
     let _ = queue.shutdown(Duration::from_secs(3)).await;
@@ -444,13 +624,15 @@ async fn steady_run(
         warmup_refused: warm_stats.faulted - start_stats.faulted,
         connections_per_10k: connections as f64 * 10_000.0 / delivered_all.max(1) as f64,
         connections,
+        peak: s.in_flight_peak,
         limit: (s.in_flight_limit, limits.0, limits.1),
+        cores,
     }
 }
 
 fn describe(s: &Steady) -> String {
     format!(
-        "{:>7.0} events/s, {:.2}% of attempts refused (429) in the window ({} during warm-up), limit {} (range {}-{} in the window), {} connections ({:.1} per 10,000 events)",
+        "{:>7.0} events/s, {:.2}% of attempts refused (429) in the window ({} during warm-up), limit {} (range {}-{} in the window), {} connections for at most {} in flight ({:.1} per 10,000 events); cores used: client {:.2}, emulator {:.2}, delay line {:.2}",
         s.rate,
         100.0 * s.refused_share,
         s.warmup_refused,
@@ -458,7 +640,11 @@ fn describe(s: &Steady) -> String {
         s.limit.1,
         s.limit.2,
         s.connections,
-        s.connections_per_10k
+        s.peak,
+        s.connections_per_10k,
+        s.cores[0],
+        s.cores[1],
+        s.cores[2]
     )
 }
 
@@ -488,7 +674,7 @@ async fn scenario_cap(opts: &Opts, algorithms: &[AdaptiveAlgorithm], with_fixed:
         emu.send("rate 2000 2000");
         let s = steady_run(
             adaptive(algorithm),
-            proxy.addr(),
+            &proxy,
             &mut emu,
             warm,
             steady,
@@ -507,7 +693,7 @@ async fn scenario_cap(opts: &Opts, algorithms: &[AdaptiveAlgorithm], with_fixed:
         emu.send("rate 2000 2000");
         let s = steady_run(
             QueueConfig::default().concurrency(32),
-            proxy.addr(),
+            &proxy,
             &mut emu,
             warm,
             steady,
@@ -542,7 +728,7 @@ async fn scenario_open(opts: &Opts, algorithms: &[AdaptiveAlgorithm]) {
     ] {
         let s = steady_run(
             config,
-            direct.addr(),
+            &direct,
             &mut emu,
             opts.phase(8),
             opts.phase(12),
@@ -563,7 +749,7 @@ async fn scenario_open(opts: &Opts, algorithms: &[AdaptiveAlgorithm]) {
     );
     let fixed = steady_run(
         QueueConfig::default().concurrency(QueueConfig::MAX_CONCURRENCY),
-        proxy.addr(),
+        &proxy,
         &mut emu,
         warm,
         steady,
@@ -579,7 +765,7 @@ async fn scenario_open(opts: &Opts, algorithms: &[AdaptiveAlgorithm]) {
     for &algorithm in algorithms {
         let s = steady_run(
             adaptive(algorithm),
-            proxy.addr(),
+            &proxy,
             &mut emu,
             warm,
             steady,
@@ -613,6 +799,7 @@ async fn scenario_reset(opts: &Opts, algorithms: &[AdaptiveAlgorithm]) {
                 .expect("accepted");
         }
         let limit = queue.stats().in_flight_limit;
+        let peak_before = queue.stats().in_flight_peak;
         let report = queue.shutdown(Duration::from_secs(600)).await;
         let elapsed = started.elapsed();
         let after = emu_stats(&mut emu);
@@ -620,7 +807,7 @@ async fn scenario_reset(opts: &Opts, algorithms: &[AdaptiveAlgorithm]) {
         let accepted = after.accepted - before.accepted;
         let lost = events - report.delivered;
         println!(
-            "  default settings ({algorithm:?}): {:.0} events/s; delivered {} of {events}, dead-lettered {}, lost {lost}; {resets} resets, {} retries, {} ambiguous; the emulator accepted {accepted} (duplicates {} <= ambiguous {}); limit at the end of intake {limit}; {} connections",
+            "  default settings ({algorithm:?}): {:.0} events/s; delivered {} of {events}, dead-lettered {}, lost {lost}; {resets} resets, {} retries, {} ambiguous; the emulator accepted {accepted} (duplicates {} <= ambiguous {}); limit at the end of intake {limit}; {} connections for at most {} in flight, and {resets} resets",
             events as f64 / elapsed.as_secs_f64(),
             report.delivered,
             report.dead_lettered,
@@ -629,6 +816,7 @@ async fn scenario_reset(opts: &Opts, algorithms: &[AdaptiveAlgorithm]) {
             accepted.saturating_sub(events),
             report.ambiguous,
             after.connections - before.connections,
+            report.stats.in_flight_peak.max(peak_before),
         );
         assert_eq!(report.delivered, events, "an event was lost: {report:?}");
         assert!(accepted >= events && accepted - events <= report.ambiguous);

@@ -218,6 +218,8 @@ pub(super) struct State {
     /// included), for the limiter's sample.
     started: Vec<(Instant, usize)>,
     in_flight_count: usize,
+    /// The most in flight at once so far.
+    in_flight_peak: usize,
     /// How many requests may be in flight now (`limiter.limit()`, at most the pool's size),
     /// read by every start.
     limit: usize,
@@ -280,6 +282,7 @@ impl State {
             in_flight: (0..pool).map(|_| None).collect(),
             started: vec![(Instant::now(), 0); pool],
             in_flight_count: 0,
+            in_flight_peak: 0,
             limit: limiter.limit().clamp(1, pool),
             limiter,
             reserving: BTreeSet::new(),
@@ -555,6 +558,7 @@ impl State {
         let request = e.request.clone();
         self.in_flight[slot] = Some(e);
         self.in_flight_count += 1;
+        self.in_flight_peak = self.in_flight_peak.max(self.in_flight_count);
         self.started[slot] = (now, self.in_flight_count);
         Start::Go(request)
     }
@@ -941,6 +945,7 @@ impl State {
             last_error: self.health.last_error.as_ref().map(ToString::to_string),
             in_flight: self.in_flight_count as u64,
             in_flight_limit: self.limit as u64,
+            in_flight_peak: self.in_flight_peak as u64,
             waiting_retry: self.waiting.len() as u64,
             spool_backlog: self.replay.left,
             dead_letters_pruned: pruned,
