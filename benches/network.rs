@@ -826,8 +826,32 @@ async fn scenario_reset(opts: &Opts, algorithms: &[AdaptiveAlgorithm]) {
 // ---------------------------------------------------------------------------------------
 // CPU per event.
 
+/// `events` requests as the SDK builds them, as absolute URIs (for the pooled clients) and
+/// as origin-form targets (for the floor).
+#[allow(clippy::type_complexity)]
+fn prebuilt(
+    calls: &gamooga::Calls,
+    events: u64,
+    backend: SocketAddr,
+) -> (Arc<Vec<hyper::Uri>>, Arc<Vec<hyper::Uri>>) {
+    let (absolute, origin) = (0..events)
+        .map(|seq| {
+            let r = calls
+                .track(&format!("user-{}", seq % 100), &event(seq))
+                .unwrap();
+            let absolute: hyper::Uri = format!("http://{backend}{}", r.path_and_query())
+                .parse()
+                .unwrap();
+            let origin: hyper::Uri = r.path_and_query().parse().unwrap();
+            (absolute, origin)
+        })
+        .unzip();
+    (Arc::new(absolute), Arc::new(origin))
+}
+
 /// The floor: `concurrency` connections, each a hyper HTTP/1.1 connection sending its share
-/// of the pre-built requests one after the other and reading each answer whole.
+/// of the pre-built requests (origin-form targets, `/evwid/?...`, with a `Host` header) one
+/// after the other and reading each answer whole.
 async fn hyper_floor(backend: SocketAddr, uris: Arc<Vec<hyper::Uri>>, concurrency: usize) -> u64 {
     use http_body_util::{BodyExt, Empty};
     let next = Arc::new(AtomicUsize::new(0));
@@ -873,7 +897,6 @@ async fn hyper_floor(backend: SocketAddr, uris: Arc<Vec<hyper::Uri>>, concurrenc
 enum Layer {
     HyperPool,
     Reqwest,
-    ReqwestTuned,
     SendOnce,
 }
 
@@ -888,32 +911,16 @@ async fn layered(
         hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
             .pool_max_idle_per_host(1024)
             .build_http();
-    let reqwest = if layer == Layer::ReqwestTuned {
-        reqwest::Client::builder()
-            .pool_max_idle_per_host(1024)
-            .no_proxy()
-            .http1_only()
-            .build()
-            .unwrap()
-    } else {
-        reqwest::Client::builder()
-            .pool_max_idle_per_host(1024)
-            .build()
-            .unwrap()
-    };
-    let urls: Arc<Vec<reqwest::Url>> = Arc::new(if layer == Layer::ReqwestTuned {
-        uris.iter()
-            .map(|u| u.to_string().parse().unwrap())
-            .collect()
-    } else {
-        Vec::new()
-    });
+    let reqwest = reqwest::Client::builder()
+        .pool_max_idle_per_host(1024)
+        .build()
+        .unwrap();
     let sdk = client_for(backend);
     let calls = sdk.calls().clone();
     let next = Arc::new(AtomicUsize::new(0));
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..tasks {
-        let (uris, next, urls) = (uris.clone(), next.clone(), urls.clone());
+        let (uris, next) = (uris.clone(), next.clone());
         let (pool, reqwest, sdk, calls) =
             (pool.clone(), reqwest.clone(), sdk.clone(), calls.clone());
         set.spawn(async move {
@@ -929,11 +936,6 @@ async fn layered(
                     }
                     Layer::Reqwest => {
                         let response = reqwest.get(uri.to_string()).send().await.unwrap();
-                        assert_eq!(response.status(), 200);
-                        response.bytes().await.unwrap();
-                    }
-                    Layer::ReqwestTuned => {
-                        let response = reqwest.get(urls[i].clone()).send().await.unwrap();
                         assert_eq!(response.status(), 200);
                         response.bytes().await.unwrap();
                     }
@@ -988,28 +990,17 @@ async fn scenario_cpu(opts: &Opts) {
         (
             "RTT 50 ms",
             proxy.addr(),
-            if opts.quick { 5_000 } else { 20_000 },
+            if opts.quick { 5_000 } else { 10_000 },
             32usize,
         ),
     ] {
-        let uris: Arc<Vec<hyper::Uri>> = Arc::new(
-            (0..events as u64)
-                .map(|seq| {
-                    let r = calls
-                        .track(&format!("user-{}", seq % 100), &event(seq))
-                        .unwrap();
-                    format!("http://{backend}{}", r.path_and_query())
-                        .parse()
-                        .unwrap()
-                })
-                .collect(),
-        );
+        let (uris, origin) = prebuilt(&calls, events as u64, backend);
         let mut ratios = Vec::new();
         for round in 0..3 {
             let before = emu_stats(&mut emu);
             let cpu = cpu_time();
             let started = Instant::now();
-            let sent = hyper_floor(backend, uris.clone(), concurrency).await;
+            let sent = hyper_floor(backend, origin.clone(), concurrency).await;
             let floor_wall = started.elapsed();
             let floor = (cpu_time() - cpu).as_secs_f64() / sent as f64;
             let floor_conns = emu_stats(&mut emu).connections - before.connections;
@@ -1032,13 +1023,14 @@ async fn scenario_cpu(opts: &Opts) {
             let cpu = cpu_time();
             let sent = sdk_path(backend, QueueConfig::default(), prepared).await;
             let adaptive = (cpu_time() - cpu).as_secs_f64() / sent as f64;
+            // Between the floor and the queue (loopback only: each costs a run).
             let mut layers = String::new();
-            for layer in [
-                Layer::HyperPool,
-                Layer::Reqwest,
-                Layer::ReqwestTuned,
-                Layer::SendOnce,
-            ] {
+            let between: &[Layer] = if label == "loopback" {
+                &[Layer::HyperPool, Layer::Reqwest, Layer::SendOnce]
+            } else {
+                &[]
+            };
+            for &layer in between {
                 let cpu = cpu_time();
                 let sent = layered(layer, backend, uris.clone(), concurrency).await;
                 let per = (cpu_time() - cpu).as_secs_f64() / sent as f64;
@@ -1068,7 +1060,8 @@ async fn scenario_cpu(opts: &Opts) {
 /// loopback (200,000 events) or at RTT 50 ms (10,000), for `perf record -p <pid>` (the pid
 /// is printed first), or for instruction counts that do not depend on the machine's load:
 /// `valgrind --tool=callgrind --trace-children=no <bench binary> profile-sdk events=2000
-/// nowait`, then the same with 6,000: the difference over 4,000 is the count per event.
+/// nowait`, then the same with 6,000: the difference over 4,000 is the count per event
+/// (`prepare-only` counts what both sides prepare, to take away).
 async fn profile(sdk: bool, rtt: bool) {
     let emu = Proc::start(&["emulator"]);
     let proxy = Proc::start(&["proxy", &emu.port.to_string(), "25", "0"]);
@@ -1080,25 +1073,18 @@ async fn profile(sdk: bool, rtt: bool) {
     let events = std::env::args()
         .find_map(|a| a.strip_prefix("events=").and_then(|n| n.parse().ok()))
         .unwrap_or(if rtt { 10_000u64 } else { 200_000u64 });
+    // Both sides prepare the same (the floor's requests, the SDK's events), so that a
+    // difference of instruction counts is the paths' alone.
+    let (_, origin) = prebuilt(&gamooga::Calls::new("acme").unwrap(), events, backend);
+    let prepared: Vec<CustomEvent> = (0..events).map(event).collect();
     let cpu = cpu_time();
-    if sdk {
-        let prepared: Vec<CustomEvent> = (0..events).map(event).collect();
+    if std::env::args().any(|a| a == "prepare-only") {
+        drop((origin, prepared));
+    } else if sdk {
         sdk_path(backend, QueueConfig::default().concurrency(32), prepared).await;
     } else {
-        let calls = gamooga::Calls::new("acme").unwrap();
-        let uris: Arc<Vec<hyper::Uri>> = Arc::new(
-            (0..events)
-                .map(|seq| {
-                    let r = calls
-                        .track(&format!("user-{}", seq % 100), &event(seq))
-                        .unwrap();
-                    format!("http://{backend}{}", r.path_and_query())
-                        .parse()
-                        .unwrap()
-                })
-                .collect(),
-        );
-        hyper_floor(backend, uris, 32).await;
+        drop(prepared);
+        hyper_floor(backend, origin, 32).await;
     }
     println!(
         "{:.1} µs/event",
