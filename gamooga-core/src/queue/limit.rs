@@ -8,18 +8,26 @@
 //! of every delivery (`Retry-After`) is not a sample at all: nothing is sent while it lasts,
 //! and the limit does not move.
 //!
-//! Two adaptive limiters share the loss handling of TCP (one decrease per overload episode:
-//! only a refusal of a request sent after the last decrease counts; then a slow, linear
-//! climb above the limit that was cut to, so a server's rate limit is probed gently) and
-//! differ in how they read latency:
+//! Two adaptive limiters, both bounded by the configured minimum and maximum, both judging
+//! latency once a round trip by the median of that round trip's answers against the
+//! smallest round trip seen (a median, so one slow answer in twenty does not count), and
+//! both counting one overload per episode (only a refusal of a request sent after the last
+//! cut counts):
 //!
-//! - [`Gradient`] (after Envoy's adaptive concurrency filter and Netflix's Gradient2): once
-//!   per round trip, `limit = limit × min(1, tolerance × min_rtt / rtt) + headroom`, so the
-//!   limit grows by about √limit a round trip while latency stays within the tolerance of
-//!   its observed minimum, and shrinks in proportion as it rises.
-//! - [`Aimd`] (TCP Reno with slow start): doubles every round trip until the first overload,
-//!   then adds one a round trip; a round trip's mean latency above twice the minimum is an
-//!   overload.
+//! - [`Gradient`], the default (after Envoy's adaptive concurrency filter and Netflix's
+//!   Gradient2): doubles a round trip until latency first rises (slow start), then grows by
+//!   √limit a round trip while the median stays within 2 × the minimum (or the minimum +
+//!   5 ms); past it, shrinks in proportion, smoothed (at most 10% a round trip). An
+//!   overload cuts it by 30%, and the climb back follows TCP CUBIC's curve (RFC 9438): fast
+//!   towards the limit at which the overload came, flat around it, faster past it, so a
+//!   server's rate limit is probed gently. The minimum round trip is measured again every
+//!   minute with the limit down to 4 for a few answers.
+//! - [`Aimd`] (TCP Reno with slow start): doubles a round trip until the first overload,
+//!   then adds one a round trip; halves on an overload, and a round trip whose median is
+//!   above 2 × the minimum is one.
+//!
+//! `benches/network.rs` (`candidates`) compares them; the README has the figures that chose
+//! the gradient.
 //!
 //! Both are pure: the clock is passed in, so they are tested with made-up instants.
 
@@ -271,7 +279,7 @@ impl Loss {
 /// A gradient limiter: see the [module docs](self).
 ///
 /// Its minimum round trip only goes down between probes: a limit that holds latency at
-/// 1.3 × the minimum keeps a standing queue, so a minimum taken over recent samples would
+/// up to 2 × the minimum keeps a standing queue, so a minimum taken over recent samples would
 /// creep up with it. Every [`PROBE_EVERY`](Self::PROBE_EVERY) the limit drops to
 /// [`PROBE_LIMIT`](Self::PROBE_LIMIT) for a few samples, which measure the round trip
 /// without a queue (a route that got slower is learned then), as Envoy's filter does.
