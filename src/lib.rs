@@ -51,10 +51,16 @@
 //! # Ok(()) }
 //! ```
 //!
+//! The same methods take a [`blocking::Client`] in a program without an async runtime (they
+//! return the result instead of a future), and the queued forms `enqueue` / `try_enqueue`
+//! take a delivery [`Queue`](queue::Queue) or a [`blocking::Queue`]: see
+//! [Without an async runtime](#without-an-async-runtime) and the [`track`] module.
+//!
 //! The derives write each property straight into the request being encoded: no map, `Vec`
-//! or `String` per event beyond the request itself (one exception: a `tp` field's `Display`
-//! text is formatted into a `String` each time it is written, twice per call). Every call can also be built without I/O
-//! by [`Calls`], which is how the examples below show what goes on the wire.
+//! or `String` per event beyond the request itself (exceptions: a `tp` field's `Display`
+//! text, and the dates, times and UUIDs of the optional features, are formatted into a
+//! `String` each time they are written, twice per call). Every call can also be built
+//! without I/O by [`Calls`], which is how the examples below show what goes on the wire.
 //!
 //! # The derives
 //!
@@ -67,23 +73,34 @@
 //! Each field is a property, in declaration order, named after the field. Its datatype comes
 //! from its Rust type, at compile time:
 //!
-//! | Rust type | datatype |
-//! |---|---|
-//! | `String`, `&str`, `Cow<str>`, `char`, `Box<str>`, `Arc<str>`, `Rc<str>` | `s` |
-//! | every integer type, `NonZero*`, `f32`, `f64` | `n` |
-//! | `bool` | `b` |
-//! | `Option<T>` of one of these | `T`'s, left out when `None` |
-//! | an enum with `#[derive(GamoogaValue)]` | `s` |
-//! | anything else | a compile error at the field, naming the escape hatches below |
+//! | Rust type | datatype | feature | sent as |
+//! |---|---|---|---|
+//! | `String`, `&str`, `Cow<str>`, `char`, `Box<str>`, `Arc<str>`, `Rc<str>` | `s` | | the text |
+//! | every integer type, `NonZero*`, `f32`, `f64` | `n` | | plain decimal: integers exactly, floats in shortest round-trip form, `-0.0` as `0` |
+//! | `bool` | `b` | | `true` / `false` |
+//! | `Option<T>` of one of these | `T`'s | | left out when `None` |
+//! | an enum with `#[derive(GamoogaValue)]` | `s` | | the variant's name |
+//! | `chrono::DateTime<Tz>`, `time::OffsetDateTime` | `s` | `chrono`, `time` | RFC 3339 in UTC with milliseconds: `2025-11-26T09:40:00.123Z` (any offset is converted) |
+//! | `chrono::NaiveDateTime`, `time::PrimitiveDateTime` | `s` | `chrono`, `time` | the same without a zone: `2025-11-26T09:40:00.123` |
+//! | `chrono::NaiveDate`, `time::Date` | `s` | `chrono`, `time` | `2025-11-26` |
+//! | `uuid::Uuid` | `s` | `uuid` | hyphenated lower case: `67e55044-10b1-426f-9247-bb680e5fe0c8` |
+//! | `rust_decimal::Decimal` | `n` | `rust_decimal` | exact plain decimal, trailing zeros dropped: `12.50` → `12.5` |
+//! | `serde_json::Value` | its JSON type | `serde_json` | a string as `s`, a number as `n`, a boolean as `b`; `null` is left out; an array or object is refused when the call is built ([`InvalidInput::UnsupportedValue`]) |
+//! | `serde_json::Number` | `n` | `serde_json` | an integer exactly, any other number as serde_json's `f64` |
+//! | anything else | | | a compile error at the field, naming the escape hatches below |
+//!
+//! A date or time outside the years 0000 to 9999 has no RFC 3339 form and is refused when
+//! the call is built ([`InvalidInput::UnsupportedValue`]). In a [`TrackingPlan`], a
+//! `serde_json::Value` property has the datatype `null`: each value brings its own.
 //!
 //! A field of another type is a compile error that underlines it:
 //!
 //! ```compile_fail
 //! use gamooga::prelude::*;
-//! struct Uuid(u128);
+//! struct AccountId(u128);
 //! #[derive(GamoogaEvent)]
 //! struct Signup {
-//!     request_id: Uuid, // error: `Uuid` cannot be sent as a Gamooga property
+//!     account: AccountId, // error: `AccountId` cannot be sent as a Gamooga property
 //! }
 //! ```
 //!
@@ -127,13 +144,14 @@
 //! |---|---|
 //! | `#[gamooga(rename = "key")]` | the property key; default: the field name (after `rename_all`) |
 //! | `#[gamooga(skip)]` | not sent (any type) |
-//! | `#[gamooga(timestamp)]` | `GamoogaEvent` only, at most one: the event's time, sent as `tm` instead of a property. The type is [`std::time::SystemTime`], [`Timestamp`], integer Unix milliseconds (`u64`, `i64`, `u128`), or an `Option` of one (`None`: the time the call is built). A time outside 2001..2100 is an [`InvalidInput`] error when the call is built |
-//! | `#[gamooga(tp = "s")]` (or `"n"`, `"b"`) | sends the field's [`Display`](std::fmt::Display) text with this datatype, for types the SDK does not know (`Uuid`, `Decimal`, ...); the text is formatted into a `String` each time the field is written. An `Option<T>` field sends `T`'s text, or nothing when `None`. The text must fit the datatype (`"n"`: a finite number, `"b"`: `true`/`false`), or building the call fails with [`InvalidInput::ValueDoesNotMatchType`] |
+//! | `#[gamooga(timestamp)]` | `GamoogaEvent` only, at most one: the event's time, sent as `tm` instead of a property. The type is [`std::time::SystemTime`], [`Timestamp`], integer Unix milliseconds (`u64`, `i64`, `u128`), `chrono::DateTime<Tz>` (feature `chrono`), `time::OffsetDateTime` (feature `time`), or an `Option` of one (`None`: the time the call is built). A time outside 2001..2100 is an [`InvalidInput`] error when the call is built. A time without a zone (`NaiveDateTime`, `PrimitiveDateTime`) is not accepted: it names no instant; convert it with `with` |
+//! | `#[gamooga(timestamp, with = path)]` | the event's time, converted by a function `fn(&A) -> R` (`A` as for `with` below) whose result `R` is one of the timestamp types above |
+//! | `#[gamooga(tp = "s")]` (or `"n"`, `"b"`) | sends the field's [`Display`](std::fmt::Display) text with this datatype, for types the SDK does not know; the text is formatted into a `String` each time the field is written. An `Option<T>` field sends `T`'s text, or nothing when `None`. The text must fit the datatype, or building the call fails with a typed [`InvalidInput`]: for `"b"`, exactly `true` or `false` ([`ValueDoesNotMatchType`](InvalidInput::ValueDoesNotMatchType)); for `"n"`, a decimal number as Rust's float grammar reads it (`12.5`, `-3`, `.5`, `+1`, `5.`, `1e3`), sent as its canonical plain decimal (see [Numbers](#numbers)) |
 //! | `#[gamooga(with = path::to::function)]` | converts the field with a function `fn(&A) -> R`, where `A` is the field's type or what it [borrows](std::borrow::Borrow) as (`str` for a `String` field, `[T]` for a `Vec<T>`), and `R` is any type in the table above (`String`, a `&str` borrowed from the field, `f64`, `Option<_>`, ...; `None` leaves the property out). The schema takes `R`'s datatype. A quoted path (`with = "path"`) works too. A generic function (`fn f<T: Display>(v: &T)`) works on fields whose type borrows only as itself |
 //! | `#[gamooga(flatten)]` | sends the properties of a nested struct in place; the nested struct derives the same trait (`GamoogaEvent` in an event, `VisitorProps` in visitor properties). Its name and timestamp are not used |
 //!
-//! `skip`, `timestamp` and `flatten` go with no other attribute; `tp` and `with` exclude each
-//! other.
+//! `skip` and `flatten` go with no other attribute, `timestamp` with `with` only; `tp` and
+//! `with` exclude each other.
 //!
 //! ```
 //! use gamooga::prelude::*;
@@ -182,6 +200,53 @@
 //! # Ok::<(), gamooga::InvalidInput>(())
 //! ```
 //!
+//! ## Numbers
+//!
+//! A number is written one way, whatever its source and whatever the request format: the
+//! same text goes in a query (`evwid`, `ev`, `evvprwid`, `vpr`) and in the JSON body of
+//! `evwidj`. It is plain decimal: no `+`, no exponent, no leading zeros, no trailing zeros
+//! after the point, no lone point, no negative zero. A `tp = "n"` field's text and a
+//! `rust_decimal::Decimal` are rewritten digit for digit (never rounded through `f64`, so a
+//! long decimal keeps every digit):
+//!
+//! | `Display` text | sent |
+//! |---|---|
+//! | `.5` | `0.5` |
+//! | `+1` | `1` |
+//! | `5.` | `5` |
+//! | `-0`, `-0.0` | `0` |
+//! | `1e3`, `1E+3` | `1000` |
+//! | `1.50`, `007` | `1.5`, `7` |
+//! | `NaN`, `inf`, `1e400` (past `f64`'s range) | refused: [`InvalidInput::NonFiniteNumber`] |
+//! | `abc`, `1,5`, ` 1`, `0x10` | refused: [`InvalidInput::ValueDoesNotMatchType`] |
+//! | `1e-400` (longer than 400 characters written out) | refused: [`InvalidInput::NumberTooLong`] |
+//!
+//! ```
+//! use gamooga::prelude::*;
+//! use gamooga::{Calls, EvwidMode};
+//!
+//! struct Score(&'static str);
+//! impl std::fmt::Display for Score {
+//!     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+//!         f.write_str(self.0)
+//!     }
+//! }
+//!
+//! #[derive(GamoogaEvent)]
+//! struct Rated {
+//!     #[gamooga(tp = "n")]
+//!     score: Score,
+//! }
+//!
+//! let calls = Calls::new("acme")?;
+//! let get = calls.clone().with_evwid_mode(EvwidMode::Get).track("u", &Rated { score: Score(".5") })?;
+//! assert!(get.query().contains("&ky=score&vl=0.5&tp=n&"));
+//! let post = calls.with_evwid_mode(EvwidMode::Post).track("u", &Rated { score: Score(".5") })?;
+//! assert_eq!(post.body(), Some(r#"{"score":0.5}"#));
+//! assert!(Calls::new("acme")?.track("u", &Rated { score: Score("NaN") }).is_err());
+//! # Ok::<(), gamooga::InvalidInput>(())
+//! ```
+//!
 //! ## Variant attributes (`GamoogaValue`)
 //!
 //! | attribute | meaning |
@@ -207,17 +272,280 @@
 //! ## Checked at compile time
 //!
 //! Each of these is a compile error that points at the field or attribute, and one build
-//! reports all of them: a field type with no datatype; two fields with the same key after
-//! renaming; an empty name or one with control characters or surrounding whitespace; two
-//! timestamps; a timestamp of a type that is not a time; unknown, duplicate or conflicting
-//! attributes; tuple structs, unions, and enums with data. Generic structs and lifetimes
-//! work: bounds are added for the type parameters used in sent fields.
+//! reports all of them, attribute errors and field-type errors together: a field type with
+//! no datatype; two fields with the same key after renaming; an empty name or one with
+//! control characters or surrounding whitespace; two timestamps; a timestamp of a type that
+//! is not a time; unknown, duplicate or conflicting attributes; tuple structs, unions, and
+//! enums with data. A derive that reports an error still implements its traits, so the
+//! code that uses the type (`order.track(..)`, `TrackingPlan::new().event::<Order>()`) adds
+//! no errors of its own; a field whose attribute was wrong is not type-checked, to report
+//! one mistake once. Generic structs and lifetimes work: bounds are added for the type
+//! parameters used in sent fields.
 //!
 //! Keys brought in by `#[gamooga(flatten)]` fields come from another type, so the macro
 //! cannot see them; they are checked when the schema constant is evaluated, still at compile
 //! time, for structs without type parameters. In a generic struct a repeated key is caught
 //! only when an `evwidj` call is built (its JSON body cannot carry a key twice:
 //! [`InvalidInput::DuplicateProperty`]).
+//!
+//! # Without an async runtime
+//!
+//! [`blocking::Client`] and [`blocking::Queue`] run the same calls on a small background
+//! runtime, for programs without one of their own. The derived one-liners take them under
+//! the same names, and return the result instead of a future:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use gamooga::prelude::*;
+//! use gamooga::{blocking, queue::QueueConfig, transport::DryRunTransport, Client};
+//!
+//! #[derive(GamoogaEvent)]
+//! struct Purchase<'a> {
+//!     sku: &'a str,
+//!     amount: f64,
+//! }
+//!
+//! #[derive(VisitorProps)]
+//! struct Profile {
+//!     city: String,
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dry = Arc::new(DryRunTransport::new());
+//! let client = blocking::Client::new(Client::builder("acme").transport(dry.clone()))?;
+//! let purchase = Purchase { sku: "A-1", amount: 12.5 };
+//! purchase.track(&client, "user-42")?; // evwid, returns when Gamooga answered
+//! let profile = Profile { city: "Tokyo".into() };
+//! profile.push(&client, "0123456789abcdef")?; // vpr
+//!
+//! let queue = client.queue(QueueConfig::default())?;
+//! purchase.try_enqueue(&queue, "user-42")?; // never blocks
+//! profile.enqueue(&queue, "0123456789abcdef")?; // blocks while the queue is full
+//! let report = queue.shutdown(Duration::from_secs(5))?;
+//! assert_eq!(report.delivered, 2);
+//! # Ok(()) }
+//! ```
+//!
+//! # In a service
+//!
+//! A handler queues and returns: [`Queue`](queue::Queue) delivers in the background, with
+//! retries. Its [`EnqueueError`](queue::EnqueueError) converts into [`Error`] (keeping the
+//! request: [`Error::request`]), so `?` works in a handler returning [`Result`]. Visitor
+//! properties can be queued by *user* id: the queue looks the visitor id up with `id` when
+//! it delivers (cached per user id, counted in [`QueueStats`](queue::QueueStats)), so the
+//! handler never waits for Gamooga, and an outage only delays the push.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use gamooga::prelude::*;
+//! use gamooga::transport::DryRunTransport;
+//!
+//! #[derive(GamoogaEvent)]
+//! struct Purchase<'a> {
+//!     sku: &'a str,
+//!     amount: f64,
+//! }
+//!
+//! #[derive(VisitorProps)]
+//! struct Profile<'a> {
+//!     city: &'a str,
+//! }
+//!
+//! /// What a web handler does: queue, never wait for Gamooga.
+//! async fn checkout(queue: &Queue, user_id: &str) -> gamooga::Result<()> {
+//!     Purchase { sku: "A-1", amount: 12.5 }.enqueue(queue, user_id).await?;
+//!     Profile { city: "Tokyo" }.enqueue_for_user(queue, user_id).await?; // id looked up later
+//!     Ok(())
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = Client::builder("acme").transport(Arc::new(DryRunTransport::new())).build()?;
+//! let queue = client.queue(QueueConfig::default().overflow(Overflow::Refuse))?;
+//! checkout(&queue, "user-42").await?;
+//! // In a graceful shutdown: bounded, whatever Gamooga does.
+//! let report = queue.shutdown(Duration::from_secs(10)).await;
+//! assert_eq!((report.delivered, report.stats.identify_lookups), (2, 1));
+//! # Ok(()) }
+//! ```
+//!
+//! `examples/axum_service.rs` is a whole axum 0.8 service built this way, with a graceful
+//! shutdown that cannot hang (`cargo run --example axum_service`).
+//!
+//! # Before-send hook
+//!
+//! [`ClientBuilder::before_send`] sets a function that sees every event (its name and
+//! properties) and visitor property push as the call is built, by the client and by its
+//! queues at enqueue time, and can add, change or remove properties, or drop the call
+//! ([`Action::Drop`](hook::Action::Drop): nothing is sent or queued, the method returns `Ok`,
+//! and [`ClientStats::before_send_dropped`] or [`QueueStats::before_send_dropped`](queue::QueueStats::before_send_dropped)
+//! counts it). Without a hook, derived events keep their fast path (properties encoded
+//! straight into the request); with one, each event's properties are first copied into a
+//! [`Properties`] list. See [`hook`].
+//!
+//! Default properties (app version, environment) on every event:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use gamooga::hook::Action;
+//! use gamooga::prelude::*;
+//! use gamooga::transport::DryRunTransport;
+//!
+//! #[derive(GamoogaEvent)]
+//! struct Login<'a> {
+//!     method: &'a str,
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga::Result<()> {
+//! let dry = Arc::new(DryRunTransport::new());
+//! let client = Client::builder("acme")
+//!     .transport(dry.clone())
+//!     .before_send(|out| {
+//!         if out.event_name().is_some() {
+//!             out.properties_mut()
+//!                 .set("app_version", env!("CARGO_PKG_VERSION"))
+//!                 .set("environment", "production");
+//!         }
+//!         Action::Keep
+//!     })
+//!     .build()?;
+//! Login { method: "sso" }.track(&client, "user-42").await?;
+//! let sent = dry.requests().pop().unwrap();
+//! assert!(sent.query().contains("&ky=method&vl=sso&tp=s&ky=app_version&vl="));
+//! assert!(sent.query().contains("&ky=environment&vl=production&tp=s&tm="));
+//! # Ok(()) }
+//! ```
+//!
+//! Redaction: personal data that must not leave the service, in events and visitor
+//! properties alike:
+//!
+//! ```
+//! use gamooga::hook::{Action, Outgoing};
+//! use gamooga::prelude::*;
+//! use gamooga::Calls;
+//!
+//! fn redact(out: &mut Outgoing<'_>) -> Action {
+//!     scrub(out.properties_mut()); // the event's (or, for vpr, the visitor's)
+//!     if let Some(visitor) = out.visitor_properties_mut() {
+//!         scrub(visitor); // evvprwid's visitor properties
+//!     }
+//!     Action::Keep
+//! }
+//!
+//! fn scrub(properties: &mut Properties) {
+//!     properties.remove("password");
+//!     if properties.contains("email") {
+//!         properties.set("email", "[redacted]");
+//!     }
+//! }
+//!
+//! let calls = Calls::new("acme")?.with_before_send(redact);
+//! let profile = Properties::new().string("email", "alice@example.com").string("city", "Tokyo");
+//! let request = calls.push_visitor("0123456789abcdef", &profile)?;
+//! assert_eq!(request.query(), "c=acme&v=0123456789abcdef&p=email&vl=%5Bredacted%5D&tp=s&p=city&vl=Tokyo&tp=s");
+//! # Ok::<(), gamooga::InvalidInput>(())
+//! ```
+//!
+//! Sampling: keep one `page_view` in ten, every other event:
+//!
+//! ```
+//! use std::sync::atomic::{AtomicU64, Ordering};
+//! use std::sync::Arc;
+//! use gamooga::hook::Action;
+//! use gamooga::prelude::*;
+//! use gamooga::transport::DryRunTransport;
+//!
+//! #[derive(GamoogaEvent)]
+//! struct PageView<'a> {
+//!     path: &'a str,
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga::Result<()> {
+//! let seen = AtomicU64::new(0);
+//! let dry = Arc::new(DryRunTransport::new());
+//! let client = Client::builder("acme")
+//!     .transport(dry.clone())
+//!     .before_send(move |out| match out.event_name() {
+//!         Some("page_view") if seen.fetch_add(1, Ordering::Relaxed) % 10 != 0 => Action::Drop,
+//!         _ => Action::Keep,
+//!     })
+//!     .build()?;
+//! for _ in 0..100 {
+//!     PageView { path: "/" }.track(&client, "user-42").await?; // Ok, sent or not
+//! }
+//! assert_eq!(client.stats().before_send_dropped, 90);
+//! assert_eq!(dry.requests().len(), 1 + 10); // newnaconf, then ten page views
+//! # Ok(()) }
+//! ```
+//!
+//! # Disabled mode
+//!
+//! For local development and tests of code that tracks: [`ClientBuilder::disabled`] (or
+//! `GAMOOGA_DISABLED=1` with [`Client::from_env`]) builds and checks every call as usual, runs
+//! the hook, then drops it without any network call. Calls return `Ok` (`identify` a made-up
+//! visitor id), [`ClientStats::disabled_dropped`] counts them; a queue of a disabled client
+//! drops each checked event at once ([`QueueStats::disabled_dropped`](queue::QueueStats::disabled_dropped),
+//! nothing `enqueued` or delivered).
+//!
+//! ```
+//! use gamooga::prelude::*;
+//! use gamooga::CustomEvent;
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga::Result<()> {
+//! let client = Client::builder("acme").disabled(true).build()?;
+//! client.track("user-42", &CustomEvent::new("login", Properties::new())).await?; // not sent
+//! assert!(client.track("user\n42", &CustomEvent::new("login", Properties::new())).await.is_err());
+//! assert_eq!(client.stats().disabled_dropped, 1);
+//! # Ok(()) }
+//! ```
+//!
+//! # Several companies in one process
+//!
+//! One client per company, over one connection pool: [`Client::for_company`] makes a client
+//! for another company with the same settings and transport, and its own resolver (cache and
+//! backoff) and visitor-id cache. Give each its own queue, so one company's outage (a backend
+//! down or slow, company information failing) pauses and retries only its own events. To
+//! configure the other client differently (its own config URL or fixed backend), pass
+//! [`Client::transport`] to its builder's [`transport`](ClientBuilder::transport) instead.
+//!
+//! ```
+//! use std::collections::HashMap;
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use gamooga::prelude::*;
+//! use gamooga::transport::DryRunTransport;
+//!
+//! #[derive(GamoogaEvent)]
+//! struct Signup;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dry = Arc::new(DryRunTransport::new());
+//! let first = Client::builder("acme").transport(dry.clone()).build()?;
+//! let mut queues = HashMap::new();
+//! for company in ["acme", "globex", "initech"] {
+//!     let client = first.for_company(company)?;
+//!     queues.insert(company, client.queue(QueueConfig::default())?);
+//! }
+//! Signup.enqueue(&queues["globex"], "user-7").await?;
+//! for queue in queues.values() {
+//!     queue.shutdown(Duration::from_secs(10)).await;
+//! }
+//! assert!(dry.requests().iter().any(|r| r.query().starts_with("c=globex&u=user-7&e=signup")));
+//! # Ok(()) }
+//! ```
+//!
+//! # Metrics
+//!
+//! With the feature `metrics`, each queue exports its counters, gauges and attempt timings
+//! through the [`metrics`](https://docs.rs/metrics) facade crate, so the application's
+//! recorder (a Prometheus exporter, OpenTelemetry, ...) picks them up:
+//! `gamooga_queue_delivered_total{company}`, `gamooga_queue_dead_lettered_total{company,reason}`,
+//! `gamooga_queue_depth{company}`, `gamooga_queue_in_flight_limit{company}`,
+//! `gamooga_queue_attempt_duration_seconds{company,endpoint}`, ... The labels are only
+//! `company`, `endpoint` and `reason`: never a user id or a value. The full table is in
+//! [`queue::metrics`].
 //!
 //! # Tracking plan
 //!
@@ -270,7 +598,17 @@
 //!
 //! # Features
 //!
-//! `derive` (on by default): the derive macros, re-exported here and in the [`prelude`].
+//! | feature | what it adds |
+//! |---|---|
+//! | `derive` (on by default) | the derive macros, re-exported here and in the [`prelude`] |
+//! | `spool` | the on-disk outbox (SQLite) of the delivery queue: `QueueConfig::spool(path)` |
+//! | `chrono` | `chrono::DateTime<Tz>` (also as a timestamp), `NaiveDateTime`, `NaiveDate` as properties |
+//! | `time` | `time::OffsetDateTime` (also as a timestamp), `PrimitiveDateTime`, `Date` as properties |
+//! | `uuid` | `uuid::Uuid` as a string property |
+//! | `rust_decimal` | `rust_decimal::Decimal` as an exact numeric property |
+//! | `serde_json` | `serde_json::Value` (a scalar, with its JSON type) and `serde_json::Number` as properties |
+//! | `metrics` | the delivery queue's counters, gauges and timings through the `metrics` facade crate ([`queue::metrics`]) |
+//! | `postgres` | [`outbox`]: the transactional outbox on PostgreSQL and its relays (the `gamooga-outbox` crate) |
 #![warn(missing_docs)]
 
 pub use gamooga_core::*;
@@ -280,17 +618,27 @@ pub use gamooga_derive::{GamoogaEvent, GamoogaValue, VisitorProps};
 
 pub mod track;
 
-pub use track::{EventExt, VisitorPropsExt};
+pub use track::{Enqueuer, EventExt, Tracker, VisitorPropsExt};
+
+#[cfg(feature = "postgres")]
+pub use gamooga_outbox as outbox;
 
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
 
-/// The derives, the one-line send methods and the schema traits: `use gamooga::prelude::*;`.
+/// The derives, the one-line send methods, the schema traits, and the types a service's setup
+/// names (`Client`, `Queue`, `QueueConfig`, `Overflow`, `Properties`, `EnqueueError`):
+/// `use gamooga::prelude::*;`.
 pub mod prelude {
+    // The one-line methods, sending and queueing (for the async and the blocking client
+    // and queue alike); they replace core's `queue::EnqueueEvent` here.
     pub use crate::track::{EventExt as _, VisitorPropsExt as _};
-    pub use gamooga_core::queue::EnqueueEvent as _;
+    // What the README's snippets and a service's setup name (not `Error` and `Result`,
+    // which would shadow the standard library's names in a glob import).
+    pub use gamooga_core::queue::{Overflow, Queue, QueueConfig};
     pub use gamooga_core::schema::{HasEventSchema, HasVisitorSchema, TrackingPlan};
+    pub use gamooga_core::{Client, EnqueueError, Properties};
     #[cfg(feature = "derive")]
     pub use gamooga_derive::{GamoogaEvent, GamoogaValue, VisitorProps};
 }

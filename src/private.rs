@@ -28,9 +28,9 @@ pub fn display_value<T: Display + ?Sized>(value: &T, datatype: DataType) -> Valu
 /// function returning a type with no datatype is reported once.
 pub struct WithFn<'a, F: ?Sized, A: ?Sized, R> {
     f: fn(&'a A) -> R,
-    to_value: for<'v> fn(&'v R) -> Option<Value<'v>>,
-    /// The datatype of the function's result.
-    pub datatype: DataType,
+    try_value: for<'v> fn(&'v R, &str) -> Result<Option<Value<'v>>, InvalidInput>,
+    /// The datatype of the function's result (`None`: each value brings its own).
+    pub datatype: Option<DataType>,
     /// Whether the result may be absent.
     pub optional: bool,
     field: core::marker::PhantomData<fn(&F)>,
@@ -46,7 +46,7 @@ where
 {
     WithFn {
         f,
-        to_value: <R as PropertyValue>::to_value,
+        try_value: <R as PropertyValue>::try_to_value,
         datatype: R::DATATYPE,
         optional: R::OPTIONAL,
         field: core::marker::PhantomData,
@@ -67,10 +67,44 @@ where
         field: &'a F,
     ) -> Result<(), InvalidInput> {
         let converted = (self.f)(field.borrow());
-        match (self.to_value)(&converted) {
+        match (self.try_value)(&converted, key)? {
             Option::Some(value) => writer.property(key, value),
             Option::None => Result::Ok(()),
         }
+    }
+}
+
+/// `#[gamooga(timestamp, with = path)]`: the conversion function of the event's time.
+pub struct WithTimestampFn<'a, F: ?Sized, A: ?Sized, R> {
+    f: fn(&'a A) -> R,
+    to_timestamp: fn(&R) -> Result<Option<Timestamp>, InvalidInput>,
+    field: core::marker::PhantomData<fn(&F)>,
+}
+
+/// Checks a `timestamp` field's `with` function: `fn(&A) -> R` where the field type `F`
+/// borrows as `A` and `R` is a time ([`IntoTimestamp`]).
+pub const fn with_timestamp_fn<'a, F, A, R>(f: fn(&'a A) -> R) -> WithTimestampFn<'a, F, A, R>
+where
+    F: Borrow<A> + ?Sized,
+    A: ?Sized,
+    R: IntoTimestamp,
+{
+    WithTimestampFn {
+        f,
+        to_timestamp: <R as IntoTimestamp>::to_timestamp,
+        field: core::marker::PhantomData,
+    }
+}
+
+impl<'a, F, A, R> WithTimestampFn<'a, F, A, R>
+where
+    F: Borrow<A> + ?Sized,
+    A: ?Sized + 'a,
+{
+    /// Converts `field` into the event's time.
+    #[inline]
+    pub fn timestamp(&self, field: &'a F) -> Result<Option<Timestamp>, InvalidInput> {
+        (self.to_timestamp)(&(self.f)(field.borrow()))
     }
 }
 

@@ -124,7 +124,7 @@ fn exact_wire_form_of_a_derived_event() {
 
 #[test]
 fn gamooga_value_enums_are_strings() {
-    assert_eq!(<Plan as PropertyValue>::DATATYPE, DataType::String);
+    assert_eq!(<Plan as PropertyValue>::DATATYPE, Some(DataType::String));
     assert_eq!(Plan::Free.to_value(), Some(s("free")));
     assert_eq!(Plan::Enterprise.to_value(), Some(s("ENT")));
     assert_eq!(Raw::AsWritten.to_value(), Some(s("AsWritten")));
@@ -194,7 +194,7 @@ fn every_accepted_type_and_rename_all() {
         *opt,
         PropertySchema {
             name: "AN-OPTION",
-            datatype: DataType::Number,
+            datatype: Some(DataType::Number),
             optional: true
         }
     );
@@ -278,7 +278,7 @@ fn tp_and_with_escape_hatches() {
     let schema: Vec<PropertySchema> = Hatches::SCHEMA.properties().copied().collect();
     let dt: Vec<(&str, DataType, bool)> = schema
         .iter()
-        .map(|p| (p.name, p.datatype, p.optional))
+        .map(|p| (p.name, p.datatype.expect("a fixed datatype"), p.optional))
         .collect();
     assert_eq!(
         dt,
@@ -390,7 +390,7 @@ fn nested_flatten_and_generics() {
     assert_eq!(schema.name, "page_view");
     let props: Vec<(&str, DataType, bool)> = schema
         .properties()
-        .map(|p| (p.name, p.datatype, p.optional))
+        .map(|p| (p.name, p.datatype.expect("a fixed datatype"), p.optional))
         .collect();
     assert_eq!(
         props,

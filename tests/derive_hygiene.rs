@@ -78,6 +78,16 @@ mod shadowed {
 
     #[derive(GamoogaEvent)]
     pub struct Ping;
+
+    fn millis(t: &(u64, u64)) -> u64 {
+        t.0 * 1000 + t.1
+    }
+
+    #[derive(GamoogaEvent)]
+    pub struct Tick {
+        #[gamooga(timestamp, with = millis)]
+        pub at: (u64, u64),
+    }
 }
 
 mod no_prelude {

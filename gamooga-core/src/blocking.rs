@@ -34,7 +34,8 @@ use std::time::Duration;
 
 use crate::call::{Calls, Request};
 use crate::client::{ClientBuilder, Response};
-use crate::error::{Error, Result};
+use crate::counters::ClientStats;
+use crate::error::{Error, InvalidInput, Result};
 use crate::event::{Event, VisitorProperties};
 use crate::queue::{EnqueueError, QueueConfig, QueueStats, ShutdownReport};
 
@@ -154,6 +155,31 @@ impl Client {
             .block_on(self.client.push_visitor(visitor_id, properties))?
     }
 
+    /// [`Client::push_visitor_for_user`](crate::Client::push_visitor_for_user), blocking.
+    pub fn push_visitor_for_user<P: VisitorProperties + ?Sized + Sync>(
+        &self,
+        user_id: &str,
+        properties: &P,
+    ) -> Result<()> {
+        self.runtime
+            .block_on(self.client.push_visitor_for_user(user_id, properties))?
+    }
+
+    /// [`Client::stats`](crate::Client::stats).
+    pub fn stats(&self) -> ClientStats {
+        self.client.stats()
+    }
+
+    /// [`Client::for_company`](crate::Client::for_company): a client for another company on
+    /// the same connection pool and background runtime.
+    pub fn for_company(&self, company_id: impl Into<String>) -> Result<Client> {
+        let _entered = self.runtime.rt().enter();
+        Ok(Client {
+            client: self.client.for_company(company_id)?,
+            runtime: self.runtime.clone(),
+        })
+    }
+
     /// [`Client::identify`](crate::Client::identify), blocking.
     pub fn identify(&self, user_id: &str) -> Result<String> {
         self.runtime.block_on(self.client.identify(user_id))?
@@ -249,7 +275,48 @@ impl Queue {
 
     /// [`Queue::track`](crate::queue::Queue::track), blocking while the queue is full.
     pub fn track<E: Event + ?Sized>(&self, user_id: &str, event: &E) -> Result<(), EnqueueError> {
-        self.enqueue(self.queue.calls().track(user_id, event)?)
+        self.enqueue_built(self.queue.calls().track(user_id, event))
+    }
+
+    /// [`Queue::push_visitor_for_user`](crate::queue::Queue::push_visitor_for_user), blocking
+    /// while the queue is full: the visitor id is looked up at delivery, never here.
+    pub fn push_visitor_for_user<P: VisitorProperties + ?Sized>(
+        &self,
+        user_id: &str,
+        properties: &P,
+    ) -> Result<(), EnqueueError> {
+        self.enqueue_built(
+            self.queue
+                .calls()
+                .push_visitor_for_user(user_id, properties),
+        )
+    }
+
+    /// [`Queue::try_push_visitor_for_user`](crate::queue::Queue::try_push_visitor_for_user).
+    pub fn try_push_visitor_for_user<P: VisitorProperties + ?Sized>(
+        &self,
+        user_id: &str,
+        properties: &P,
+    ) -> Result<(), EnqueueError> {
+        self.queue.try_push_visitor_for_user(user_id, properties)
+    }
+
+    /// [`Queue::enqueue_built`](crate::queue::Queue::enqueue_built), blocking while the
+    /// queue is full: a call the before-send hook dropped is `Ok`.
+    pub fn enqueue_built(&self, built: Result<Request, InvalidInput>) -> Result<(), EnqueueError> {
+        match built {
+            Ok(request) => self.enqueue(request),
+            Err(e) if e.is_dropped_by_hook() => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// [`Queue::try_enqueue_built`](crate::queue::Queue::try_enqueue_built).
+    pub fn try_enqueue_built(
+        &self,
+        built: Result<Request, InvalidInput>,
+    ) -> Result<(), EnqueueError> {
+        self.queue.try_enqueue_built(built)
     }
 
     /// Waits until everything accepted so far is delivered or dead-lettered

@@ -9,8 +9,11 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::call::{Calls, Endpoint, EvwidMode, Request};
+use crate::counters::{ClientStats, Counters};
 use crate::error::{Error, Result};
 use crate::event::{Event, VisitorProperties};
+use crate::hook::{Action, BeforeSendHook, Outgoing};
+use crate::identify_cache::{Found, IdentifyCache};
 use crate::resolve::{self, Backend, Resolver, Source};
 use crate::retry::RetryPolicy;
 use crate::transport::{self, HttpRequest, Transport};
@@ -95,6 +98,42 @@ struct Inner {
     config_base: String,
     timeout: Duration,
     retry: RetryPolicy,
+    /// Where the backend comes from.
+    origin: BackendOrigin,
+    /// Checks calls and sends nothing.
+    disabled: bool,
+    /// Visitor ids by user id, for pushes by user id.
+    identities: IdentifyCache,
+    /// The settings it was built with (transport options cleared), for
+    /// [`Client::for_company`].
+    settings: ClientBuilder,
+}
+
+/// Where a client's backend comes from, from [`Client::backend_origin`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BackendOrigin {
+    /// A fixed backend ([`ClientBuilder::backend`], `GAMOOGA_BACKEND`): the base URL
+    /// (`https://host[:port]`). The company information is never fetched.
+    Fixed {
+        /// `scheme://host[:port]`.
+        base: String,
+    },
+    /// Fetched from the company information (`newnaconf`) and cached.
+    CompanyInfo {
+        /// The full URL of the company information: `{config_url}/newnaconf/{company}/`.
+        url: String,
+    },
+}
+
+impl fmt::Display for BackendOrigin {
+    /// `fixed (https://host)` or `company information at https://.../newnaconf/acme/`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BackendOrigin::Fixed { base } => write!(f, "fixed ({base})"),
+            BackendOrigin::CompanyInfo { url } => write!(f, "company information at {url}"),
+        }
+    }
 }
 
 impl fmt::Debug for Client {
@@ -105,6 +144,7 @@ impl fmt::Debug for Client {
             .field("timeout", &self.inner.timeout)
             .field("retry", &self.inner.retry)
             .field("transport", &self.inner.transport)
+            .field("disabled", &self.inner.disabled)
             .finish_non_exhaustive()
     }
 }
@@ -158,9 +198,120 @@ impl Client {
         ClientBuilder::from_env()?.build()
     }
 
-    /// The call builders, configured with this client's GET limit and `evwid` mode.
+    /// The call builders, configured with this client's GET limit, `evwid` mode and
+    /// before-send hook.
     pub fn calls(&self) -> &Calls {
         &self.inner.calls
+    }
+
+    /// Counts of the calls this client built but did not send (dropped by the before-send
+    /// hook, or by the disabled mode) and of its visitor-id lookups for pushes by user id.
+    /// A queue started with [`queue`](Self::queue) counts its own in
+    /// [`QueueStats`](crate::queue::QueueStats).
+    pub fn stats(&self) -> ClientStats {
+        self.inner.calls.stats()
+    }
+
+    /// Whether the client is [disabled](ClientBuilder::disabled): it checks calls and sends
+    /// nothing.
+    pub fn is_disabled(&self) -> bool {
+        self.inner.disabled
+    }
+
+    /// A client for another company that shares this one's connection pool (its transport)
+    /// and settings: timeouts, retry policy, GET limit, `evwid` mode, before-send hook,
+    /// config URL, fixed backend, disabled mode. It has its own resolver (with its own cache
+    /// and backoff), its own visitor-id cache and its own counters, so one company's failing
+    /// backend or company information does not hold up another's calls.
+    ///
+    /// For a service that sends for several companies: one client per company, each with its
+    /// own queue (its own retries and pauses), over one pool of keep-alive connections.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use gamooga_core::{transport::DryRunTransport, Client, CustomEvent, Properties};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga_core::Result<()> {
+    /// let dry = Arc::new(DryRunTransport::new());
+    /// let acme = Client::builder("acme").transport(dry.clone()).build()?;
+    /// let globex = acme.for_company("globex")?;
+    /// globex.track("user-7", &CustomEvent::new("login", Properties::new())).await?;
+    /// assert_eq!(globex.company_id(), "globex");
+    /// assert!(dry.requests().iter().any(|r| r.path() == "/newnaconf/globex/"));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Errors: a company id that [`Client::builder`] would refuse.
+    pub fn for_company(&self, company_id: impl Into<String>) -> Result<Client> {
+        let mut settings = self.inner.settings.clone();
+        settings.company_id = company_id.into();
+        settings.build_on(self.inner.transport.clone())
+    }
+
+    /// The transport calls go through: with the default, a reqwest client and its pool of
+    /// keep-alive connections. Pass it to another client's
+    /// [`ClientBuilder::transport`] to share the pool while configuring that client
+    /// freely (its own config URL or fixed backend); [`for_company`](Self::for_company)
+    /// does this with the same settings.
+    ///
+    /// ```
+    /// use gamooga_core::Client;
+    /// let acme = Client::builder("acme").build()?;
+    /// let globex = Client::builder("globex")
+    ///     .backend("evbk-2.example.com")
+    ///     .transport(acme.transport().clone()) // the same connection pool
+    ///     .build()?;
+    /// # Ok::<(), gamooga_core::Error>(())
+    /// ```
+    pub fn transport(&self) -> &Arc<dyn Transport> {
+        &self.inner.transport
+    }
+
+    /// Where the backend comes from: fixed, or fetched from the company information at
+    /// which URL. ([`backend`](Self::backend) resolves it.)
+    ///
+    /// ```
+    /// use gamooga_core::client::{BackendOrigin, Client};
+    /// let client = Client::builder("acme").build()?;
+    /// assert_eq!(
+    ///     client.backend_origin(),
+    ///     &BackendOrigin::CompanyInfo { url: "https://cdn-jp.gsecondscreen.com/newnaconf/acme/".into() }
+    /// );
+    /// let fixed = Client::builder("acme").backend("evbk.example.com").build()?;
+    /// assert_eq!(fixed.backend_origin().to_string(), "fixed (https://evbk.example.com)");
+    /// # Ok::<(), gamooga_core::Error>(())
+    /// ```
+    pub fn backend_origin(&self) -> &BackendOrigin {
+        &self.inner.origin
+    }
+
+    /// The full URL `request` would be sent to (resolving the backend if needed): what
+    /// [`send`](Self::send) hands the transport. Holds the request's ids and values: for
+    /// showing to the person who made it, not for logs. A push by user id
+    /// ([`Request::needs_visitor_id`]) shows `u=`; it is sent with `v=` once the visitor id is
+    /// known.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use gamooga_core::{transport::DryRunTransport, Client};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga_core::Result<()> {
+    /// let client = Client::builder("acme").transport(Arc::new(DryRunTransport::new())).build()?;
+    /// let request = client.calls().identify("user-42")?;
+    /// assert_eq!(client.url_for(&request).await?, "https://evbk.dry-run.invalid/id/?c=acme&u=user-42");
+    /// # Ok(()) }
+    /// ```
+    pub async fn url_for(&self, request: &Request) -> Result<String> {
+        let base = self.base_for(request).await?;
+        Ok(full_url(&base, request))
+    }
+
+    /// The base URL a request goes to: the backend, or the config host for the company
+    /// information.
+    async fn base_for(&self, request: &Request) -> Result<Arc<str>> {
+        if request.endpoint().is_backend() {
+            self.inner.resolver.resolve().await
+        } else {
+            Ok(Arc::from(self.inner.config_base.as_str()))
+        }
     }
 
     /// The company id.
@@ -179,6 +330,9 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn backend(&self) -> Result<String> {
+        if self.inner.disabled {
+            return Err(disabled_error());
+        }
         Ok(self.inner.resolver.resolve().await?.to_string())
     }
 
@@ -197,12 +351,13 @@ impl Client {
     /// ```
     pub async fn send(&self, request: &Request) -> Result<Response> {
         let span = self.span(request);
+        let counters = self.inner.calls.counters();
         async {
             let retry = &self.inner.retry;
             let start = Instant::now();
             let mut attempt = 1;
             loop {
-                let error = match self.attempt(request).await {
+                let error = match self.attempt(request, counters).await {
                     Ok(response) => return Ok(response),
                     // The count so far, so that a logged message agrees with `attempt`.
                     Err(error) => error.with_attempts(attempt),
@@ -242,8 +397,18 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn send_once(&self, request: &Request) -> Result<Response> {
+        self.send_once_counted(request, self.inner.calls.counters())
+            .await
+    }
+
+    /// [`send_once`](Self::send_once), counting lookups and drops in `counters` (a queue's).
+    pub(crate) async fn send_once_counted(
+        &self,
+        request: &Request,
+        counters: &Counters,
+    ) -> Result<Response> {
         let span = self.span(request);
-        self.attempt(request).instrument(span).await
+        self.attempt(request, counters).instrument(span).await
     }
 
     /// Tracks an event by user id: `evwid` (GET), or `evwidj` (POST) for a long one.
@@ -257,8 +422,8 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn track<E: Event + ?Sized + Sync>(&self, user_id: &str, event: &E) -> Result<()> {
-        let request = self.inner.calls.track(user_id, event)?;
-        self.send(&request).await.map(drop)
+        let built = self.inner.calls.track(user_id, event);
+        self.send_built(built).await
     }
 
     /// Tracks an event by visitor id: `ev`.
@@ -278,8 +443,8 @@ impl Client {
         visitor_id: &str,
         event: &E,
     ) -> Result<()> {
-        let request = self.inner.calls.track_visitor(visitor_id, event)?;
-        self.send(&request).await.map(drop)
+        let built = self.inner.calls.track_visitor(visitor_id, event);
+        self.send_built(built).await
     }
 
     /// Tracks an event and sets visitor properties by user id, in one call: `evvprwid`.
@@ -301,8 +466,8 @@ impl Client {
         event: &E,
         visitor: &P,
     ) -> Result<()> {
-        let request = self.inner.calls.track_with(user_id, event, visitor)?;
-        self.send(&request).await.map(drop)
+        let built = self.inner.calls.track_with(user_id, event, visitor);
+        self.send_built(built).await
     }
 
     /// Sets visitor properties by visitor id: `vpr` (at least one property).
@@ -322,8 +487,48 @@ impl Client {
         visitor_id: &str,
         properties: &P,
     ) -> Result<()> {
-        let request = self.inner.calls.push_visitor(visitor_id, properties)?;
-        self.send(&request).await.map(drop)
+        let built = self.inner.calls.push_visitor(visitor_id, properties);
+        self.send_built(built).await
+    }
+
+    /// Sets visitor properties by *user* id: finds the visitor id with `id` (cached per user
+    /// id, see [`ClientBuilder::identify_cache`]) and sends `vpr` with it, as one call with
+    /// retries. The queued form, which also works during an outage, is
+    /// [`Queue::push_visitor_for_user`](crate::queue::Queue::push_visitor_for_user).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use gamooga_core::{client::Client, transport::DryRunTransport, Properties};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga_core::Result<()> {
+    /// let dry = Arc::new(DryRunTransport::new());
+    /// let client = Client::builder("acme").transport(dry.clone()).build()?;
+    /// let city = Properties::new().string("city", "Tokyo");
+    /// client.push_visitor_for_user("user-42", &city).await?;
+    /// client.push_visitor_for_user("user-42", &city).await?; // the visitor id is cached
+    /// let paths: Vec<_> = dry.requests().iter().map(|r| r.path().to_owned()).collect();
+    /// assert_eq!(paths, ["/newnaconf/acme/", "/id/", "/vpr/", "/vpr/"]);
+    /// assert_eq!(client.stats().identify_cache_hits, 1);
+    /// # Ok(()) }
+    /// ```
+    pub async fn push_visitor_for_user<P: VisitorProperties + ?Sized + Sync>(
+        &self,
+        user_id: &str,
+        properties: &P,
+    ) -> Result<()> {
+        let built = self.inner.calls.push_visitor_for_user(user_id, properties);
+        self.send_built(built).await
+    }
+
+    /// Sends a built request; a call the before-send hook dropped is `Ok` (it was counted).
+    async fn send_built(
+        &self,
+        built: std::result::Result<Request, crate::InvalidInput>,
+    ) -> Result<()> {
+        match built {
+            Ok(request) => self.send(&request).await.map(drop),
+            Err(e) if e.is_dropped_by_hook() => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The visitor id mapped to `user_id`, created by Gamooga if there is none (`id` with
@@ -370,26 +575,51 @@ impl Client {
         )
     }
 
-    /// One attempt: resolve (backend calls), send, map the answer.
-    async fn attempt(&self, request: &Request) -> Result<Response> {
+    /// One attempt. Disabled: nothing is sent (counted). A push by user id: its visitor id
+    /// (cached, or looked up with `id` in this attempt), then the `vpr`. Otherwise the
+    /// request itself.
+    async fn attempt(&self, request: &Request, counters: &Counters) -> Result<Response> {
+        if self.inner.disabled {
+            counters.disabled_dropped();
+            tracing::debug!(
+                endpoint = request.endpoint().name(),
+                "disabled: checked, not sent"
+            );
+            return Ok(disabled_answer(request));
+        }
+        let Some(user) = request.encoded_user_of_visitor_push() else {
+            return self.attempt_plain(request).await;
+        };
+        let lookup = async {
+            counters.identify_lookup();
+            let identify = request
+                .identify_of_visitor_push()
+                .expect("a push by user id has an id call");
+            let answer = self.attempt_plain(&identify).await?;
+            parse_identify(answer.body())
+        };
+        let (visitor_id, found) = self.inner.identities.get_or_lookup(user, lookup).await?;
+        if found == Found::Cached {
+            counters.identify_cache_hit();
+        }
+        let push = request
+            .with_visitor_id(&visitor_id)
+            .ok_or_else(|| Error::Decode {
+                call: Endpoint::Id,
+                reason: "the visitor id in the answer contains a control character".into(),
+                body: String::new(),
+            })?;
+        self.attempt_plain(&push).await
+    }
+
+    /// One attempt of the request as it is: resolve (backend calls), send, map the answer.
+    async fn attempt_plain(&self, request: &Request) -> Result<Response> {
         let inner = &*self.inner;
         let backend = request.endpoint().is_backend();
-        let base: Arc<str> = if backend {
-            inner.resolver.resolve().await?
-        } else {
-            Arc::from(inner.config_base.as_str())
-        };
+        let base = self.base_for(request).await?;
         // `scheme://host[:port]`: the host for errors is what follows the scheme.
         let host = base.split_once("://").map_or(&*base, |(_, host)| host);
-        // base + path + ? + query, built once (the query can be 2 KB).
-        let mut url =
-            String::with_capacity(base.len() + request.path().len() + 1 + request.query().len());
-        url.push_str(&base);
-        url.push_str(request.path());
-        if !request.query().is_empty() {
-            url.push('?');
-            url.push_str(request.query());
-        }
+        let url = full_url(&base, request);
         tracing::debug!(method = request.method().as_str(), url = %url, "sending");
         let http = HttpRequest::new(request.method(), url, request.body().map(str::to_owned));
         let outcome = transport::exchange(
@@ -416,8 +646,47 @@ impl Client {
     }
 }
 
-/// Reads the answer of `id`: `{"result":"success","vid":"<visitor id>"}`.
-fn parse_identify(body: &[u8]) -> Result<String> {
+/// `base` + path + `?` + query, built once (the query can be 2 KB).
+fn full_url(base: &str, request: &Request) -> String {
+    let mut url =
+        String::with_capacity(base.len() + request.path().len() + 1 + request.query().len());
+    url.push_str(base);
+    url.push_str(request.path());
+    if !request.query().is_empty() {
+        url.push('?');
+        url.push_str(request.query());
+    }
+    url
+}
+
+/// What a disabled client answers: 200, with a made-up visitor id for `id` (16 hex digits
+/// from the user id, the same for the same user), so code that identifies and then pushes
+/// runs unchanged.
+fn disabled_answer(request: &Request) -> Response {
+    let body = match request.endpoint() {
+        Endpoint::Id => {
+            let user = request
+                .query()
+                .split('&')
+                .find_map(|pair| pair.strip_prefix("u="))
+                .unwrap_or("");
+            serde_json::json!({ "result": "success", "vid": transport::made_up_visitor_id(user) })
+                .to_string()
+                .into_bytes()
+        }
+        _ => Vec::new(),
+    };
+    Response { status: 200, body }
+}
+
+fn disabled_error() -> Error {
+    Error::Config("the client is disabled (GAMOOGA_DISABLED): it resolves and sends nothing".into())
+}
+
+/// Reads the answer of `id`: `{"result":"success","vid":"<visitor id>"}`. Public only for
+/// the fuzz targets (`fuzz/`); not part of the API.
+#[doc(hidden)]
+pub fn parse_identify(body: &[u8]) -> Result<String> {
     let decode = |reason: &str| Error::Decode {
         call: Endpoint::Id,
         reason: reason.to_owned(),
@@ -429,13 +698,21 @@ fn parse_identify(body: &[u8]) -> Result<String> {
         return Err(decode(r#"the answer is not {"result":"success",...}"#));
     }
     match value.get("vid").and_then(|v| v.as_str()) {
+        // A visitor id with a control character could not be sent back (the call builders
+        // refuse it): refused here, where the answer is read. Found by fuzzing (`fuzz/`).
+        Some(vid) if vid.chars().any(char::is_control) => {
+            Err(decode("the visitor id (`vid`) holds a control character"))
+        }
         Some(vid) if !vid.is_empty() => Ok(vid.to_owned()),
         _ => Err(decode("the answer has no visitor id (`vid`)")),
     }
 }
 
+/// Wraps the transport the builder made (see [`ClientBuilder::wrap_transport`]).
+type TransportWrapper = Arc<dyn Fn(Arc<dyn Transport>) -> Arc<dyn Transport> + Send + Sync>;
+
 /// Configures a [`Client`]; see the [options table](Client#options).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct ClientBuilder {
     company_id: String,
@@ -449,7 +726,39 @@ pub struct ClientBuilder {
     evwid_mode: EvwidMode,
     resolve_ttl: Duration,
     transport: Option<Arc<dyn Transport>>,
+    wrap_transport: Option<TransportWrapper>,
     user_agent: Option<String>,
+    before_send: Option<BeforeSendHook>,
+    disabled: bool,
+    identify_cache_capacity: usize,
+    identify_cache_ttl: Duration,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("company_id", &self.company_id)
+            .field("config_url", &self.config_url)
+            .field("backend", &self.backend)
+            .field("allow_insecure_http", &self.allow_insecure_http)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .field("get_limit", &self.get_limit)
+            .field("evwid_mode", &self.evwid_mode)
+            .field("resolve_ttl", &self.resolve_ttl)
+            .field("transport", &self.transport)
+            .field(
+                "wrap_transport",
+                &self.wrap_transport.as_ref().map(|_| "Fn"),
+            )
+            .field("user_agent", &self.user_agent)
+            .field("before_send", &self.before_send.as_ref().map(|_| "Fn"))
+            .field("disabled", &self.disabled)
+            .field("identify_cache_capacity", &self.identify_cache_capacity)
+            .field("identify_cache_ttl", &self.identify_cache_ttl)
+            .finish()
+    }
 }
 
 impl ClientBuilder {
@@ -466,14 +775,25 @@ impl ClientBuilder {
             evwid_mode: EvwidMode::Auto,
             resolve_ttl: Duration::from_secs(3600),
             transport: None,
+            wrap_transport: None,
             user_agent: None,
+            before_send: None,
+            disabled: false,
+            identify_cache_capacity: Self::DEFAULT_IDENTIFY_CACHE_CAPACITY,
+            identify_cache_ttl: Self::DEFAULT_IDENTIFY_CACHE_TTL,
         }
     }
 
+    /// The default number of user ids whose visitor id is cached: 10,000.
+    pub const DEFAULT_IDENTIFY_CACHE_CAPACITY: usize = 10_000;
+    /// The default time a cached visitor id is used: one hour.
+    pub const DEFAULT_IDENTIFY_CACHE_TTL: Duration = Duration::from_secs(3600);
+
     /// A builder from the environment: `GAMOOGA_COMPANY_ID` (required), and when set and
-    /// non-empty, `GAMOOGA_CONFIG_URL` ([`config_url`](Self::config_url)) and
-    /// `GAMOOGA_BACKEND` ([`backend`](Self::backend)). A missing company id is an
-    /// [`Error::Config`].
+    /// non-empty, `GAMOOGA_CONFIG_URL` ([`config_url`](Self::config_url)),
+    /// `GAMOOGA_BACKEND` ([`backend`](Self::backend)) and `GAMOOGA_DISABLED`
+    /// ([`disabled`](Self::disabled): `1` or `true` disables, `0` or `false` does not). A
+    /// missing company id, or another value of `GAMOOGA_DISABLED`, is an [`Error::Config`].
     ///
     /// ```no_run
     /// use std::time::Duration;
@@ -496,6 +816,18 @@ impl ClientBuilder {
         }
         if let Some(backend) = env_var("GAMOOGA_BACKEND")? {
             builder = builder.backend(backend);
+        }
+        if let Some(disabled) = env_var("GAMOOGA_DISABLED")? {
+            builder = builder.disabled(match disabled.to_ascii_lowercase().as_str() {
+                "1" | "true" => true,
+                "0" | "false" => false,
+                _ => {
+                    return Err(Error::Config(format!(
+                        "GAMOOGA_DISABLED is {disabled:?}: set it to 1 (or true) to disable \
+                         sending, 0 (or false) or nothing to send"
+                    )))
+                }
+            });
         }
         Ok(builder)
     }
@@ -566,11 +898,126 @@ impl ClientBuilder {
         self
     }
 
-    /// Sends requests through `transport` instead of the default one (whose
-    /// timeouts and user agent options then do not apply; the per-attempt
-    /// [`timeout`](Self::timeout) still does).
+    /// Sends requests through `transport` instead of the default one
+    /// ([`HyperTransport`](crate::transport::HyperTransport), or [`ReqwestTransport`](crate::transport::ReqwestTransport) when a
+    /// proxy is set in the environment), whose [`connect_timeout`](Self::connect_timeout) and
+    /// [`user_agent`](Self::user_agent) options then do not apply (the per-attempt
+    /// [`timeout`](Self::timeout) still does). To
+    /// add to the default transport rather than replace it (logging, a header, a counter),
+    /// use [`wrap_transport`](Self::wrap_transport).
     pub fn transport(mut self, transport: Arc<dyn Transport>) -> Self {
         self.transport = Some(transport);
+        self
+    }
+
+    /// Wraps the transport: `build()` makes the transport as it would (the default
+    /// one, [`HyperTransport`](crate::transport::HyperTransport) or [`ReqwestTransport`](crate::transport::ReqwestTransport), with this builder's timeouts and user agent, or the one given to
+    /// [`transport`](Self::transport)) and hands it to `wrap`, whose result sends every
+    /// request. A wrapper forwards to the inner transport and adds what it needs.
+    ///
+    /// ```
+    /// use std::sync::{atomic::{AtomicUsize, Ordering}, Arc};
+    /// use gamooga_core::transport::{BoxFuture, HttpRequest, HttpResponse, Transport, TransportError};
+    /// use gamooga_core::Client;
+    ///
+    /// /// Counts the requests that go through it.
+    /// #[derive(Debug)]
+    /// struct Counting {
+    ///     inner: Arc<dyn Transport>,
+    ///     sent: Arc<AtomicUsize>,
+    /// }
+    ///
+    /// impl Transport for Counting {
+    ///     fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, TransportError>> {
+    ///         self.sent.fetch_add(1, Ordering::Relaxed);
+    ///         self.inner.send(request)
+    ///     }
+    /// }
+    ///
+    /// let sent = Arc::new(AtomicUsize::new(0));
+    /// let counter = sent.clone();
+    /// let client = Client::builder("acme")
+    ///     .connect_timeout(std::time::Duration::from_secs(2)) // still applies: the default transport is kept
+    ///     .user_agent("my-shop/1.4")
+    ///     .wrap_transport(move |inner| Arc::new(Counting { inner, sent: counter.clone() }))
+    ///     .build()?;
+    /// # Ok::<(), gamooga_core::Error>(())
+    /// ```
+    pub fn wrap_transport<F>(mut self, wrap: F) -> Self
+    where
+        F: Fn(Arc<dyn Transport>) -> Arc<dyn Transport> + Send + Sync + 'static,
+    {
+        self.wrap_transport = Some(Arc::new(wrap));
+        self
+    }
+
+    /// Sets the before-send hook: it runs on every event and visitor property push as the
+    /// call is built (by this client, and by its queues at enqueue time), sees the event's
+    /// name and properties, can add, change or remove properties, and can drop the call
+    /// ([`Action::Drop`], counted in [`Client::stats`]; the method then returns `Ok`). See
+    /// [`hook`](crate::hook); the facade's crate docs have recipes (default properties,
+    /// redaction, sampling).
+    ///
+    /// Without a hook, a derived event's properties are encoded straight into the request;
+    /// with one, they are first copied into a list the hook can change.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use gamooga_core::{hook::Action, transport::DryRunTransport, Client, CustomEvent, Properties};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga_core::Result<()> {
+    /// let dry = Arc::new(DryRunTransport::new());
+    /// let client = Client::builder("acme")
+    ///     .transport(dry.clone())
+    ///     .before_send(|out| {
+    ///         out.properties_mut().set("app_version", "1.4.2");
+    ///         Action::Keep
+    ///     })
+    ///     .build()?;
+    /// client.track("user-42", &CustomEvent::new("login", Properties::new())).await?;
+    /// assert!(dry.requests()[1].query().contains("&ky=app_version&vl=1.4.2&tp=s&"));
+    /// # Ok(()) }
+    /// ```
+    pub fn before_send<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&mut Outgoing<'_>) -> Action + Send + Sync + 'static,
+    {
+        self.before_send = Some(Arc::new(hook));
+        self
+    }
+
+    /// Disables sending, for local development and tests of code that tracks: every call is
+    /// built and checked as usual (so bad input still fails, and the before-send hook runs),
+    /// then dropped without any network call, not even the company information. Calls return
+    /// `Ok` (an `identify` answers a made-up visitor id of 16 hex digits, the same for the
+    /// same user id); [`Client::stats`] counts them in `disabled_dropped`. A queue of a
+    /// disabled client checks each event and drops it at once: `enqueued` stays 0 and
+    /// [`QueueStats::disabled_dropped`](crate::queue::QueueStats::disabled_dropped) counts
+    /// them; its shutdown report shows nothing delivered. [`Client::backend`] fails with an
+    /// [`Error::Config`] saying the client is disabled.
+    ///
+    /// Also set by `GAMOOGA_DISABLED=1` in [`from_env`](Self::from_env).
+    ///
+    /// ```
+    /// use gamooga_core::{Client, CustomEvent, Properties};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga_core::Result<()> {
+    /// let client = Client::builder("acme").disabled(true).build()?;
+    /// client.track("user-42", &CustomEvent::new("login", Properties::new())).await?; // not sent
+    /// assert!(client.track("", &CustomEvent::new("login", Properties::new())).await.is_err()); // still checked
+    /// assert_eq!(client.stats().disabled_dropped, 1);
+    /// # Ok(()) }
+    /// ```
+    pub fn disabled(mut self, disabled: bool) -> Self {
+        self.disabled = disabled;
+        self
+    }
+
+    /// Sizes the cache of visitor ids by user id that pushes by user id use
+    /// ([`Client::push_visitor_for_user`], [`Queue::push_visitor_for_user`](crate::queue::Queue::push_visitor_for_user)):
+    /// at most `capacity` user ids (least recently used out first; 0 caches nothing), each
+    /// used for `ttl` (`Duration::MAX`: until evicted). Default 10,000 user ids for an hour.
+    pub fn identify_cache(mut self, capacity: usize, ttl: Duration) -> Self {
+        self.identify_cache_capacity = capacity;
+        self.identify_cache_ttl = ttl;
         self
     }
 
@@ -589,10 +1036,33 @@ impl ClientBuilder {
     /// it), plain `http` to a host that is not loopback without
     /// [`allow_insecure_http`](Self::allow_insecure_http), a fixed backend that is not
     /// `host[:port]`, a zero timeout, or a bad user agent ([`Error::Config`]).
-    pub fn build(self) -> Result<Client> {
+    pub fn build(mut self) -> Result<Client> {
+        // Checked before a transport is made, so a bad company id is reported first.
+        Calls::new(&self.company_id)?;
+        if self.timeout.is_zero() || self.connect_timeout.is_zero() {
+            return Err(Error::Config("timeouts must be longer than zero".into()));
+        }
+        let transport: Arc<dyn Transport> = match self.transport.take() {
+            Some(t) => t,
+            None => transport::default_transport(
+                self.connect_timeout,
+                self.timeout,
+                self.user_agent.as_deref(),
+            )?,
+        };
+        let transport = match self.wrap_transport.take() {
+            Some(wrap) => wrap(transport),
+            None => transport,
+        };
+        self.build_on(transport)
+    }
+
+    /// Builds the client on a transport already made (shared by [`Client::for_company`]).
+    fn build_on(self, transport: Arc<dyn Transport>) -> Result<Client> {
         let calls = Calls::new(&self.company_id)?
             .with_get_limit(self.get_limit)
-            .with_evwid_mode(self.evwid_mode);
+            .with_evwid_mode(self.evwid_mode)
+            .with_hook(self.before_send.clone());
         if self.timeout.is_zero() || self.connect_timeout.is_zero() {
             return Err(Error::Config("timeouts must be longer than zero".into()));
         }
@@ -601,14 +1071,6 @@ impl ClientBuilder {
             base: config_base,
             host: config_host,
         } = parse_config_url(&self.config_url, self.allow_insecure_http)?;
-        let transport: Arc<dyn Transport> = match self.transport {
-            Some(t) => t,
-            None => transport::default_transport(
-                self.connect_timeout,
-                self.timeout,
-                self.user_agent.as_deref(),
-            )?,
-        };
         let source = match &self.backend {
             Some(host) => {
                 let backend = Backend::parse(host).map_err(|e| match e {
@@ -632,6 +1094,12 @@ impl ClientBuilder {
                 timeout: self.timeout,
             },
         };
+        let origin = match &source {
+            Source::Fixed(base) => BackendOrigin::Fixed {
+                base: base.to_string(),
+            },
+            Source::Config { url, .. } => BackendOrigin::CompanyInfo { url: url.clone() },
+        };
         Ok(Client {
             inner: Arc::new(Inner {
                 calls,
@@ -639,7 +1107,14 @@ impl ClientBuilder {
                 transport,
                 config_base,
                 timeout: self.timeout,
-                retry: self.retry,
+                retry: self.retry.clone(),
+                origin,
+                disabled: self.disabled,
+                identities: IdentifyCache::new(
+                    self.identify_cache_capacity,
+                    self.identify_cache_ttl,
+                ),
+                settings: self,
             }),
         })
     }

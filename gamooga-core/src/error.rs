@@ -1,4 +1,6 @@
-//! The errors of the SDK: [`InvalidInput`] for what the caller passed, [`Error`] for a call.
+//! The errors of the SDK: [`InvalidInput`] for what the caller passed, [`Error`] for a call,
+//! [`EnqueueError`] for an event a delivery queue did not take (it converts into [`Error`],
+//! so `?` works in a function returning [`Result`]).
 //!
 //! # Personal data
 //!
@@ -7,9 +9,10 @@
 //! body of an answer stays reachable through [`Error::body`], for debugging.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::call::Endpoint;
+use crate::call::{Endpoint, Request};
 
 /// Input refused at the call site, before anything is sent or queued.
 ///
@@ -61,6 +64,26 @@ pub enum InvalidInput {
         /// The text that did not fit (left out of the message and of `Debug`).
         value: String,
     },
+    /// A numeric property's plain decimal would be longer than the SDK sends (a value such
+    /// as `1e-400` written out in full).
+    #[error(
+        "the numeric property `{name}` would take more than {max} characters in plain decimal"
+    )]
+    NumberTooLong {
+        /// The property's name.
+        name: String,
+        /// The most characters a number may take.
+        max: usize,
+    },
+    /// A property value of a type that can hold values Gamooga has no datatype for: a
+    /// `serde_json::Value` array or object, a date outside the years 0000 to 9999.
+    #[error("the property `{name}` is {what}, which Gamooga cannot store")]
+    UnsupportedValue {
+        /// The property's name.
+        name: String,
+        /// What the value was (`a JSON array`, ...), never the value itself.
+        what: &'static str,
+    },
     /// `vpr` needs at least one property.
     #[error("a visitor property push needs at least one property")]
     NoProperties,
@@ -89,6 +112,16 @@ pub enum InvalidInput {
         /// The byte offset of the first control character.
         position: usize,
     },
+    /// The before-send hook dropped the call ([`Action::Drop`](crate::hook::Action::Drop)):
+    /// nothing was built. Only the pure builders of [`Calls`](crate::Calls) return it; the
+    /// client's and the queue's methods return `Ok` for a dropped call (it is counted).
+    #[error("the before-send hook dropped the {call} call{}", DroppedEvent(.event))]
+    DroppedByHook {
+        /// The call: `evwid` for an event by user id, `ev`, `evvprwid` or `vpr`.
+        call: Endpoint,
+        /// The event's name (`None` for a visitor property push).
+        event: Option<String>,
+    },
     /// A timestamp is not Unix milliseconds between 2001 and 2100.
     #[error("the timestamp {value} is not Unix time in milliseconds between 2001 and 2100{hint}")]
     TimestampOutOfRange {
@@ -97,6 +130,26 @@ pub enum InvalidInput {
         /// A hint on the likely mistake (seconds or microseconds), or empty.
         hint: &'static str,
     },
+}
+
+/// ` of the event `name``, or nothing.
+struct DroppedEvent<'a>(&'a Option<String>);
+
+impl fmt::Display for DroppedEvent<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(name) => write!(f, " of the event `{name}`"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl InvalidInput {
+    /// Whether this is [`DroppedByHook`](Self::DroppedByHook): nothing is wrong with the
+    /// input, the before-send hook chose not to send it.
+    pub fn is_dropped_by_hook(&self) -> bool {
+        matches!(self, InvalidInput::DroppedByHook { .. })
+    }
 }
 
 /// The name of a datatype code, for messages.
@@ -146,6 +199,11 @@ impl fmt::Debug for InvalidInput {
             InvalidInput::InvalidVisitorId { position } => f
                 .debug_struct("InvalidVisitorId")
                 .field("position", position)
+                .finish(),
+            InvalidInput::DroppedByHook { call, event } => f
+                .debug_struct("DroppedByHook")
+                .field("call", call)
+                .field("event", event)
                 .finish(),
             InvalidInput::TimestampOutOfRange { value, hint } => f
                 .debug_struct("TimestampOutOfRange")
@@ -322,6 +380,35 @@ pub enum Error {
     /// The client's configuration is invalid (bad URL, plain http to a remote host, ...).
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A delivery queue did not take the event (full, shut down, or its spool failed): an
+    /// [`EnqueueError`] turned into an `Error` by `?`. The request that was not queued is
+    /// still here: [`Error::request`] or [`Error::into_request`]. (An [`EnqueueError::Invalid`]
+    /// becomes [`Error::InvalidInput`] instead.)
+    ///
+    /// In an `Arc` so that `Error` stays `Clone` and small.
+    #[error(transparent)]
+    Enqueue(Arc<EnqueueError>),
+}
+
+impl From<EnqueueError> for Error {
+    /// [`EnqueueError::Invalid`] becomes [`Error::InvalidInput`]; every other variant
+    /// [`Error::Enqueue`], keeping its request.
+    ///
+    /// ```
+    /// use gamooga_core::{Calls, CustomEvent, Error, Properties};
+    /// use gamooga_core::queue::EnqueueError;
+    /// let request = Calls::new("acme")?.track("user-42", &CustomEvent::new("login", Properties::new()))?;
+    /// let error: Error = EnqueueError::Closed { request: Box::new(request) }.into();
+    /// assert!(matches!(error, Error::Enqueue(_)));
+    /// assert_eq!(error.request().map(|r| r.endpoint().name()), Some("evwid"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn from(error: EnqueueError) -> Self {
+        match error {
+            EnqueueError::Invalid(invalid) => Error::InvalidInput(invalid),
+            other => Error::Enqueue(Arc::new(other)),
+        }
+    }
 }
 
 // Written by hand to leave answer bodies out (an `id` answer holds a visitor id).
@@ -397,6 +484,8 @@ impl fmt::Debug for Error {
                 .field("attempts", attempts)
                 .finish(),
             Error::Config(message) => f.debug_tuple("Config").field(message).finish(),
+            // `EnqueueError`'s `Debug` shows its request through `Request`'s safe `Debug`.
+            Error::Enqueue(e) => f.debug_tuple("Enqueue").field(&**e).finish(),
         }
     }
 }
@@ -550,6 +639,32 @@ impl Error {
             _ => None,
         }
     }
+
+    /// The queue's error, for an [`Enqueue`](Self::Enqueue) error.
+    pub fn enqueue_error(&self) -> Option<&EnqueueError> {
+        match self {
+            Error::Enqueue(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The request a queue did not take, for an [`Enqueue`](Self::Enqueue) error: send it
+    /// another way, or keep it. (Its `Debug` shows no ids or values; its
+    /// [`query`](Request::query) has them.)
+    pub fn request(&self) -> Option<&Request> {
+        self.enqueue_error().and_then(EnqueueError::request)
+    }
+
+    /// The request a queue did not take, owned (copied if the error was cloned).
+    pub fn into_request(self) -> Option<Request> {
+        match self {
+            Error::Enqueue(e) => match Arc::try_unwrap(e) {
+                Ok(e) => e.into_request(),
+                Err(shared) => shared.request().cloned(),
+            },
+            _ => None,
+        }
+    }
 }
 
 /// A resolution failure's cause in its message: without the cause's own attempt count (the
@@ -586,6 +701,82 @@ fn resolution_is_transient(cause: &Error) -> bool {
 /// Whether an HTTP status is worth retrying: 408, 429 and 5xx except 501 and 505.
 pub fn is_retryable_status(status: u16) -> bool {
     matches!(status, 408 | 429) || ((500..600).contains(&status) && status != 501 && status != 505)
+}
+
+/// Why an event was not accepted by the queue. Where the event was built, it comes back.
+///
+/// The derived `Debug` prints the request through [`Request`]'s own `Debug`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnqueueError {
+    /// The event was refused at the call site (see [`InvalidInput`]); nothing was queued.
+    #[error("the event was not queued: {0}")]
+    Invalid(#[from] InvalidInput),
+    /// The queue is full: `try_enqueue` under [`Overflow::Wait`](crate::queue::Overflow::Wait), or any enqueue under
+    /// [`Overflow::Refuse`](crate::queue::Overflow::Refuse). The request is returned.
+    #[error("the queue is full ({capacity} events); the event was not queued")]
+    Full {
+        /// The request that was not queued.
+        request: Box<Request>,
+        /// The queue's capacity.
+        capacity: usize,
+    },
+    /// The queue is shut down (or was dropped, or its runtime ended) and takes no more
+    /// events. The request is returned.
+    #[error("the queue is shut down; the event was not queued")]
+    Closed {
+        /// The request that was not queued.
+        request: Box<Request>,
+    },
+    /// The spool could not store the event (its write rolled back), so it was not
+    /// accepted. The request is returned; sending it again sends it once.
+    #[error("the spool could not store the event, so it was not queued: {message}")]
+    Spool {
+        /// The request that was not queued.
+        request: Box<Request>,
+        /// What went wrong.
+        message: String,
+    },
+    /// The spool's writer stopped before confirming the write: the event may be in the
+    /// spool (then the next queue started on it delivers it) or not. Sending it again may
+    /// send it twice; [`may_be_queued`](Self::may_be_queued) is true.
+    #[error("the spool stopped before confirming the event; it may be stored and delivered later: {message}")]
+    Unconfirmed {
+        /// The request whose fate is unknown.
+        request: Box<Request>,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl EnqueueError {
+    /// The request that was not queued, if it was built.
+    pub fn request(&self) -> Option<&Request> {
+        match self {
+            EnqueueError::Invalid(_) => None,
+            EnqueueError::Full { request, .. }
+            | EnqueueError::Closed { request }
+            | EnqueueError::Spool { request, .. }
+            | EnqueueError::Unconfirmed { request, .. } => Some(request),
+        }
+    }
+
+    /// The request that was not queued, if it was built.
+    pub fn into_request(self) -> Option<Request> {
+        match self {
+            EnqueueError::Invalid(_) => None,
+            EnqueueError::Full { request, .. }
+            | EnqueueError::Closed { request }
+            | EnqueueError::Spool { request, .. }
+            | EnqueueError::Unconfirmed { request, .. } => Some(*request),
+        }
+    }
+
+    /// Whether the event may have been accepted after all ([`Unconfirmed`](Self::Unconfirmed)):
+    /// then sending it again elsewhere may deliver it twice.
+    pub fn may_be_queued(&self) -> bool {
+        matches!(self, EnqueueError::Unconfirmed { .. })
+    }
 }
 
 /// A `Result` whose error is [`Error`].

@@ -7,8 +7,11 @@
 
 pub mod call;
 pub mod client;
+mod counters;
 pub mod error;
 pub mod event;
+pub mod hook;
+mod identify_cache;
 pub mod property;
 pub mod resolve;
 pub mod retry;
@@ -18,7 +21,8 @@ pub mod transport;
 
 pub use call::{Calls, Endpoint, EvwidMode, Method, Request};
 pub use client::{Client, ClientBuilder, Response};
-pub use error::{Error, InvalidInput, Result};
+pub use counters::ClientStats;
+pub use error::{EnqueueError, Error, InvalidInput, Result};
 pub use event::{CustomEvent, Event, VisitorProperties};
 pub use property::{DataType, Number, Properties, Property, PropertyValue, PropertyWriter, Value};
 pub use retry::RetryPolicy;

@@ -233,7 +233,16 @@ fn check_dns_name(host: &str) -> std::result::Result<(), String> {
             "`{host}` is neither an IPv4 address nor a host name"
         ));
     }
-    Ok(())
+    // The transport reads the host with `url` (WHATWG rules), where a name whose last label
+    // is a hex or octal number (`0x7f000001`, `a.0x1`) is an IPv4 address: such a "name"
+    // would reach another host than the one it names. Found by fuzzing (`fuzz/`).
+    match url::Host::parse(host) {
+        Ok(url::Host::Domain(_)) => Ok(()),
+        Ok(ip) => Err(format!(
+            "`{host}` is read as the IPv4 address {ip}, not as a host name"
+        )),
+        Err(e) => Err(format!("`{host}` is not a valid host name ({e})")),
+    }
 }
 
 /// Reads the company information (`newnaconf`) answer: a JSON object whose `evbk` value names

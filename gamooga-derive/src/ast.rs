@@ -21,7 +21,9 @@ pub struct Container<'a> {
 
 pub enum Data<'a> {
     Struct(Vec<Field<'a>>),
-    Enum(Vec<Variant<'a>>),
+    /// The variants to send, and whether they are all of the input's (false when a variant
+    /// carries data, or the input is not an enum at all: an error was reported).
+    Enum(Vec<Variant<'a>>, bool),
 }
 
 /// What a field does.
@@ -34,10 +36,13 @@ pub enum Role<'a> {
     With(&'a syn::Path),
     /// The nested struct's properties, in place.
     Flatten,
-    /// The event's time (`tm`).
-    Timestamp,
+    /// The event's time (`tm`), converted by this function if one is given.
+    Timestamp(Option<&'a syn::Path>),
     /// Not sent.
     Skip,
+    /// Not sent, and its type not checked: an attribute saying how to send it was wrong
+    /// (the error is reported).
+    Unchecked,
 }
 
 pub struct Field<'a> {
@@ -53,10 +58,12 @@ pub struct Field<'a> {
 impl Field<'_> {
     pub fn role(&self) -> Role<'_> {
         let a = &self.attrs;
-        if a.skip.is_some() {
+        if a.uncertain {
+            Role::Unchecked
+        } else if a.skip.is_some() {
             Role::Skip
         } else if a.timestamp.is_some() {
-            Role::Timestamp
+            Role::Timestamp(a.with.as_ref().map(|(_, path)| path))
         } else if a.flatten.is_some() {
             Role::Flatten
         } else if let Some((_, path)) = &a.with {
@@ -105,17 +112,19 @@ fn resolve_key(
 }
 
 impl<'a> Container<'a> {
-    /// Reads `input` for `derive`; every problem goes to `cx`. `None` when the input's shape
-    /// is wrong for the derive (the error is already recorded).
-    pub fn from_ast(cx: &Ctxt, input: &'a syn::DeriveInput, derive: Derive) -> Option<Self> {
+    /// Reads `input` for `derive`; every problem goes to `cx`. When the input's shape is
+    /// wrong for the derive (the error is recorded), the container has no fields or
+    /// variants, so an impl can still be generated and call sites do not fail too.
+    pub fn from_ast(cx: &Ctxt, input: &'a syn::DeriveInput, derive: Derive) -> Self {
         let attrs = attr::container(cx, derive, &input.attrs);
         let rule = attrs.rename_all;
         let data = match (&input.data, derive) {
             (syn::Data::Struct(s), Derive::Event | Derive::Visitor) => {
-                Data::Struct(struct_fields(cx, derive, rule, &s.fields)?)
+                Data::Struct(struct_fields(cx, derive, rule, &s.fields))
             }
             (syn::Data::Enum(e), Derive::Value) => {
                 let mut variants = Vec::new();
+                let mut complete = true;
                 for v in &e.variants {
                     let vattrs = attr::variant(cx, &v.attrs);
                     if !matches!(v.fields, syn::Fields::Unit) {
@@ -133,6 +142,7 @@ impl<'a> Container<'a> {
                                 "gamooga attributes do not apply to variant fields",
                             );
                         }
+                        complete = false;
                         continue;
                     }
                     let (key, key_span) =
@@ -143,7 +153,7 @@ impl<'a> Container<'a> {
                         key_span,
                     });
                 }
-                Data::Enum(variants)
+                Data::Enum(variants, complete)
             }
             (syn::Data::Enum(e), _) => {
                 let hint = if e
@@ -162,7 +172,7 @@ impl<'a> Container<'a> {
                         derive.macro_name()
                     ),
                 );
-                return None;
+                Data::Struct(Vec::new())
             }
             (syn::Data::Union(u), _) => {
                 cx.error_spanned_by(
@@ -176,14 +186,17 @@ impl<'a> Container<'a> {
                         }
                     ),
                 );
-                return None;
+                match derive {
+                    Derive::Value => Data::Enum(Vec::new(), false),
+                    _ => Data::Struct(Vec::new()),
+                }
             }
             (syn::Data::Struct(s), Derive::Value) => {
                 cx.error_spanned_by(
                     s.struct_token,
                     "#[derive(GamoogaValue)] works on enums of unit variants (sent as strings), not structs; derive GamoogaEvent or VisitorProps for a struct, or use #[gamooga(flatten)] to nest it",
                 );
-                return None;
+                Data::Enum(Vec::new(), false)
             }
         };
         let name = match (derive, attrs.name) {
@@ -192,13 +205,13 @@ impl<'a> Container<'a> {
             _ => input.ident.unraw().to_string(),
         };
         let krate = attrs.krate.unwrap_or_else(|| syn::parse_quote!(::gamooga));
-        Some(Container {
+        Container {
             ident: &input.ident,
             generics: &input.generics,
             krate,
             data,
             name,
-        })
+        }
     }
 
     /// The path to the hidden runtime module: `<crate>::__private`.
@@ -213,28 +226,26 @@ fn struct_fields<'a>(
     derive: Derive,
     rule: Option<case::RenameRule>,
     fields: &'a syn::Fields,
-) -> Option<Vec<Field<'a>>> {
+) -> Vec<Field<'a>> {
     match fields {
-        syn::Fields::Named(named) => Some(
-            named
-                .named
-                .iter()
-                .filter_map(|f| {
-                    let ident = f.ident.as_ref()?;
-                    let attrs = attr::field(cx, derive, &f.attrs);
-                    let (key, key_span) =
-                        resolve_key(cx, ident, attrs.rename.as_ref().map(|r| &r.1), rule);
-                    Some(Field {
-                        ident,
-                        ty: &f.ty,
-                        attrs,
-                        key,
-                        key_span,
-                    })
+        syn::Fields::Named(named) => named
+            .named
+            .iter()
+            .filter_map(|f| {
+                let ident = f.ident.as_ref()?;
+                let attrs = attr::field(cx, derive, &f.attrs);
+                let (key, key_span) =
+                    resolve_key(cx, ident, attrs.rename.as_ref().map(|r| &r.1), rule);
+                Some(Field {
+                    ident,
+                    ty: &f.ty,
+                    attrs,
+                    key,
+                    key_span,
                 })
-                .collect(),
-        ),
-        syn::Fields::Unit => Some(Vec::new()),
+            })
+            .collect(),
+        syn::Fields::Unit => Vec::new(),
         syn::Fields::Unnamed(unnamed) => {
             cx.error_at(
                 unnamed.paren_token.span.join(),
@@ -243,7 +254,7 @@ fn struct_fields<'a>(
                     derive.macro_name()
                 ),
             );
-            None
+            Vec::new()
         }
     }
 }

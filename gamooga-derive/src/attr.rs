@@ -61,6 +61,10 @@ pub struct Field {
     pub tp: Option<(Span, Tp)>,
     pub with: Option<(Span, syn::Path)>,
     pub flatten: Option<Span>,
+    /// An attribute that decides how the field is sent was wrong (unknown, unparsable,
+    /// conflicting): what the user meant is unknown, so the field's type is not checked,
+    /// which would only add a second error for the same mistake.
+    pub uncertain: bool,
 }
 
 /// Variant attributes (`GamoogaValue`): `rename`.
@@ -278,6 +282,7 @@ pub fn field(cx: &Ctxt, derive: Derive, attrs: &[syn::Attribute]) -> Field {
                         &meta.path,
                         "`timestamp` does not apply to #[derive(VisitorProps)]: visitor properties have no time; use #[derive(GamoogaEvent)] for an event with its own time",
                     );
+                    out.uncertain = true;
                     skip_value(&meta)?;
                 }
                 "tp" => {
@@ -293,6 +298,7 @@ pub fn field(cx: &Ctxt, derive: Derive, attrs: &[syn::Attribute]) -> Field {
                                     "unknown datatype {other:?} for `tp`; expected \"s\" (string), \"n\" (number) or \"b\" (boolean)"
                                 ),
                             );
+                            out.uncertain = true;
                             None
                         }
                     };
@@ -311,6 +317,7 @@ pub fn field(cx: &Ctxt, derive: Derive, attrs: &[syn::Attribute]) -> Field {
                                     &lit,
                                     format!("`with` must name a function; {:?} is not a path", lit.value()),
                                 );
+                                out.uncertain = true;
                                 None
                             }
                         }
@@ -321,20 +328,27 @@ pub fn field(cx: &Ctxt, derive: Derive, attrs: &[syn::Attribute]) -> Field {
                         out.with = Some((span, path));
                     }
                 }
-                _ => unknown(cx, &meta, &key, expected)?,
+                _ => {
+                    out.uncertain = true;
+                    unknown(cx, &meta, &key, expected)?
+                }
             }
             Ok(())
         });
         if let Err(e) = result {
+            out.uncertain = true;
             cx.syn_error(e);
         }
     }
-    check_conflicts(cx, &out);
+    if check_conflicts(cx, &out) {
+        out.uncertain = true;
+    }
     out
 }
 
-/// Reports attributes of one field that cannot go together, at both of them.
-fn check_conflicts(cx: &Ctxt, f: &Field) {
+/// Reports attributes of one field that cannot go together, at both of them; whether there
+/// were any.
+fn check_conflicts(cx: &Ctxt, f: &Field) -> bool {
     let present: Vec<(&str, Span)> = [
         ("skip", f.skip),
         ("timestamp", f.timestamp),
@@ -350,20 +364,25 @@ fn check_conflicts(cx: &Ctxt, f: &Field) {
     let conflicts = |a: &str, b: &str| -> Option<&'static str> {
         match (a, b) {
             ("skip", _) => Some("a skipped field is not sent"),
+            // `with` converts the field into a time.
+            ("timestamp", "with") => None,
             ("timestamp", _) => Some("the timestamp is sent as `tm`, not as a property"),
             ("flatten", _) => Some("a flattened field sends the nested struct's own properties"),
             ("tp", "with") => Some("`tp` and `with` both say how to convert the field; use one"),
             _ => None,
         }
     };
+    let mut any = false;
     for (i, (a, sa)) in present.iter().enumerate() {
         for (b, sb) in &present[i + 1..] {
             if let Some(why) = conflicts(a, b) {
                 cx.error_at(*sb, format!("`{b}` conflicts with `{a}`: {why}"));
                 cx.error_at(*sa, format!("`{a}` conflicts with `{b}`"));
+                any = true;
             }
         }
     }
+    any
 }
 
 /// Parses the attributes of one enum variant (`GamoogaValue`).

@@ -14,7 +14,7 @@ pub fn check(cx: &Ctxt, cont: &Container) {
             duplicate_keys(cx, keyed, "property key");
             let mut timestamps = fields
                 .iter()
-                .filter(|f| matches!(f.role(), Role::Timestamp))
+                .filter(|f| matches!(f.role(), Role::Timestamp(_)))
                 .filter_map(|f| f.attrs.timestamp);
             if let Some(first_span) = timestamps.next() {
                 for span in timestamps {
@@ -26,7 +26,7 @@ pub fn check(cx: &Ctxt, cont: &Container) {
                 }
             }
         }
-        Data::Enum(variants) => {
+        Data::Enum(variants, _) => {
             let keyed = variants.iter().map(|v| (v.key.as_str(), v.key_span));
             duplicate_keys(cx, keyed, "string");
         }

@@ -9,28 +9,27 @@ use crate::attr::{Derive, Tp};
 use crate::check;
 use crate::ctxt::Ctxt;
 
-/// Runs the derive: parse, check, generate. All errors are returned together.
-pub fn derive(input: &syn::DeriveInput, derive: Derive) -> syn::Result<TokenStream> {
+/// Runs the derive: parse, check, generate.
+///
+/// Every error is reported in one build, and the impls are generated even then (from what
+/// could be read: a field whose attributes were wrong is left out, a wrong shape gives an
+/// impl without properties), so that the field types are checked in the same build and
+/// call sites (`order.track(..)`) do not fail with "the trait `Event` is not implemented".
+pub fn derive(input: &syn::DeriveInput, derive: Derive) -> TokenStream {
     let cx = Ctxt::new();
     let cont = Container::from_ast(&cx, input, derive);
-    if let Some(cont) = &cont {
-        check::check(&cx, cont);
-    }
-    cx.check()?;
-    let Some(cont) = cont else {
-        // from_ast records an error whenever it returns None; this is unreachable in practice.
-        return Err(syn::Error::new_spanned(&input.ident, "invalid input"));
+    check::check(&cx, &cont);
+    let errors = cx.check().err().map(syn::Error::into_compile_error);
+    let body = match &cont.data {
+        Data::Struct(fields) => properties(&cont, fields, derive),
+        Data::Enum(variants, complete) => value(&cont, variants, *complete),
     };
-    let body = match (&cont.data, derive) {
-        (Data::Struct(fields), Derive::Event) => event(&cont, fields),
-        (Data::Struct(fields), _) => visitor(&cont, fields),
-        (Data::Enum(variants), _) => value(&cont, variants),
-    };
-    Ok(quote! {
+    quote! {
+        #errors
         const _: () = {
             #body
         };
-    })
+    }
 }
 
 /// Whether `tokens` mention any of `params` (type parameters of the container).
@@ -80,12 +79,12 @@ fn where_clause(cont: &Container, fields: &[Field], derive: Derive) -> TokenStre
                 let shown = option_inner(ty).unwrap_or(ty);
                 predicates.push(quote!(#shown: #p::Display));
             }
-            Role::Timestamp => predicates.push(quote!(#ty: #p::IntoTimestamp)),
+            Role::Timestamp(None) => predicates.push(quote!(#ty: #p::IntoTimestamp)),
             Role::Flatten => predicates.push(match derive {
                 Derive::Event => quote!(#ty: #p::HasEventSchema),
                 _ => quote!(#ty: #p::HasVisitorSchema),
             }),
-            Role::With(_) | Role::Skip => {}
+            Role::With(_) | Role::Timestamp(Some(_)) | Role::Skip | Role::Unchecked => {}
         }
     }
     if predicates.is_empty() {
@@ -103,6 +102,37 @@ fn datatype(p: &TokenStream, tp: Tp) -> TokenStream {
     }
 }
 
+/// The derive's name for an event or visitor-properties trait, and its schema.
+struct Traits {
+    /// `Event` or `VisitorProperties`.
+    properties: TokenStream,
+    /// `HasEventSchema` or `HasVisitorSchema`.
+    has_schema: TokenStream,
+    /// `EventSchema` or `VisitorSchema`.
+    schema: TokenStream,
+    /// `FlattenEvent` or `FlattenVisitor`.
+    flatten: TokenStream,
+}
+
+impl Traits {
+    fn of(p: &TokenStream, derive: Derive) -> Traits {
+        match derive {
+            Derive::Event => Traits {
+                properties: quote!(#p::Event),
+                has_schema: quote!(#p::HasEventSchema),
+                schema: quote!(#p::EventSchema),
+                flatten: quote!(#p::FlattenEvent),
+            },
+            _ => Traits {
+                properties: quote!(#p::VisitorProperties),
+                has_schema: quote!(#p::HasVisitorSchema),
+                schema: quote!(#p::VisitorSchema),
+                flatten: quote!(#p::FlattenVisitor),
+            },
+        }
+    }
+}
+
 /// The statements that write every property of `fields` into `__writer`.
 fn writes(cont: &Container, fields: &[Field], derive: Derive) -> Vec<TokenStream> {
     let p = cont.private();
@@ -115,7 +145,7 @@ fn writes(cont: &Container, fields: &[Field], derive: Derive) -> Vec<TokenStream
             Some(match f.role() {
                 Role::Property => quote_spanned! {ty.span()=>
                     if let #p::Option::Some(__value) =
-                        <#ty as #p::PropertyValue>::to_value(&self.#ident)
+                        <#ty as #p::PropertyValue>::try_to_value(&self.#ident, #key)?
                     {
                         #p::PropertyWriter::property(__writer, #key, __value)?;
                     }
@@ -141,15 +171,13 @@ fn writes(cont: &Container, fields: &[Field], derive: Derive) -> Vec<TokenStream
                 Role::With(path) => quote_spanned! {path.span()=>
                     #p::with_fn::<#ty, _, _>(#path).write(__writer, #key, &self.#ident)?;
                 },
-                Role::Flatten => match derive {
-                    Derive::Event => quote_spanned! {ty.span()=>
-                        <#ty as #p::FlattenEvent>::write_flat(&self.#ident, __writer)?;
-                    },
-                    _ => quote_spanned! {ty.span()=>
-                        <#ty as #p::FlattenVisitor>::write_flat(&self.#ident, __writer)?;
-                    },
-                },
-                Role::Timestamp | Role::Skip => return None,
+                Role::Flatten => {
+                    let flatten = &Traits::of(&p, derive).flatten;
+                    quote_spanned! {ty.span()=>
+                        <#ty as #flatten>::write_flat(&self.#ident, __writer)?;
+                    }
+                }
+                Role::Timestamp(_) | Role::Skip | Role::Unchecked => return None,
             })
         })
         .collect()
@@ -179,22 +207,19 @@ fn schema_items(cont: &Container, fields: &[Field], derive: Derive) -> Vec<Token
                 ),
                 Role::Display(tp) => {
                     let optional = option_inner(ty).is_some();
-                    property(datatype(&p, tp), quote!(#optional))
+                    let dt = datatype(&p, tp);
+                    property(quote!(#p::Option::Some(#dt)), quote!(#optional))
                 }
                 Role::With(path) => property(
                     quote_spanned!(path.span()=> #p::with_fn::<#ty, _, _>(#path).datatype),
                     quote_spanned!(path.span()=> #p::with_fn::<#ty, _, _>(#path).optional),
                 ),
                 Role::Flatten => {
-                    let items = match derive {
-                        Derive::Event => {
-                            quote_spanned!(ty.span()=> <#ty as #p::FlattenEvent>::ITEMS)
-                        }
-                        _ => quote_spanned!(ty.span()=> <#ty as #p::FlattenVisitor>::ITEMS),
-                    };
+                    let flatten = &Traits::of(&p, derive).flatten;
+                    let items = quote_spanned!(ty.span()=> <#ty as #flatten>::ITEMS);
                     quote!(#p::SchemaItem::Flatten(#items))
                 }
-                Role::Timestamp | Role::Skip => return None,
+                Role::Timestamp(_) | Role::Skip | Role::Unchecked => return None,
             })
         })
         .collect()
@@ -219,10 +244,8 @@ fn flatten_check(cont: &Container, fields: &[Field], derive: Derive) -> TokenStr
     } else {
         quote!(#ident<#(#lifetimes),*>)
     };
-    let schema = match derive {
-        Derive::Event => quote!(<#ty as #p::HasEventSchema>::SCHEMA.items),
-        _ => quote!(<#ty as #p::HasVisitorSchema>::SCHEMA.items),
-    };
+    let has_schema = &Traits::of(&p, derive).has_schema;
+    let schema = quote!(<#ty as #has_schema>::SCHEMA.items);
     let own_keys = fields.iter().filter(|f| f.has_key()).map(|f| {
         let key = &f.key;
         let message = format!(
@@ -250,74 +273,41 @@ fn flatten_check(cont: &Container, fields: &[Field], derive: Derive) -> TokenStr
     }
 }
 
-fn event(cont: &Container, fields: &[Field]) -> TokenStream {
+/// The impls of `GamoogaEvent` (`Event`, `HasEventSchema`) or `VisitorProps`
+/// (`VisitorProperties`, `HasVisitorSchema`): the same code but for an event's name and time.
+fn properties(cont: &Container, fields: &[Field], derive: Derive) -> TokenStream {
     let p = cont.private();
+    let Traits {
+        properties,
+        has_schema,
+        schema,
+        ..
+    } = Traits::of(&p, derive);
     let ident = cont.ident;
     let name = &cont.name;
     let (impl_generics, ty_generics, _) = cont.generics.split_for_impl();
-    let where_clause = where_clause(cont, fields, Derive::Event);
-    let writes = writes(cont, fields, Derive::Event);
-    let items = schema_items(cont, fields, Derive::Event);
-    let check = flatten_check(cont, fields, Derive::Event);
-    let timestamp = fields
-        .iter()
-        .find(|f| matches!(f.role(), Role::Timestamp))
-        .map(|f| {
-            let field = f.ident;
-            let ty = f.ty;
-            let call = quote_spanned! {ty.span()=>
-                <#ty as #p::IntoTimestamp>::to_timestamp(&self.#field)
-            };
-            quote! {
-                fn timestamp(
-                    &self,
-                ) -> #p::Result<#p::Option<#p::Timestamp>, #p::InvalidInput> {
-                    #call
-                }
-            }
+    let where_clause = where_clause(cont, fields, derive);
+    let writes = writes(cont, fields, derive);
+    let items = schema_items(cont, fields, derive);
+    let check = flatten_check(cont, fields, derive);
+    let event_items = (derive == Derive::Event).then(|| {
+        let timestamp = fields.iter().find_map(|f| match f.role() {
+            Role::Timestamp(with) => Some(timestamp(&p, f, with)),
+            _ => None,
         });
-    quote! {
-        #[automatically_derived]
-        impl #impl_generics #p::Event for #ident #ty_generics #where_clause {
+        quote! {
             fn name(&self) -> &str {
                 #name
             }
 
             #timestamp
-
-            fn write_properties<__W: #p::PropertyWriter + ?#p::Sized>(
-                &self,
-                __writer: &mut __W,
-            ) -> #p::Result<(), #p::InvalidInput> {
-                #(#writes)*
-                #p::Result::Ok(())
-            }
         }
-
-        #[automatically_derived]
-        impl #impl_generics #p::HasEventSchema for #ident #ty_generics #where_clause {
-            const SCHEMA: #p::EventSchema = #p::EventSchema {
-                name: #name,
-                items: &[#(#items),*],
-            };
-        }
-
-        #check
-    }
-}
-
-fn visitor(cont: &Container, fields: &[Field]) -> TokenStream {
-    let p = cont.private();
-    let ident = cont.ident;
-    let name = &cont.name;
-    let (impl_generics, ty_generics, _) = cont.generics.split_for_impl();
-    let where_clause = where_clause(cont, fields, Derive::Visitor);
-    let writes = writes(cont, fields, Derive::Visitor);
-    let items = schema_items(cont, fields, Derive::Visitor);
-    let check = flatten_check(cont, fields, Derive::Visitor);
+    });
     quote! {
         #[automatically_derived]
-        impl #impl_generics #p::VisitorProperties for #ident #ty_generics #where_clause {
+        impl #impl_generics #properties for #ident #ty_generics #where_clause {
+            #event_items
+
             fn write_properties<__W: #p::PropertyWriter + ?#p::Sized>(
                 &self,
                 __writer: &mut __W,
@@ -328,8 +318,8 @@ fn visitor(cont: &Container, fields: &[Field]) -> TokenStream {
         }
 
         #[automatically_derived]
-        impl #impl_generics #p::HasVisitorSchema for #ident #ty_generics #where_clause {
-            const SCHEMA: #p::VisitorSchema = #p::VisitorSchema {
+        impl #impl_generics #has_schema for #ident #ty_generics #where_clause {
+            const SCHEMA: #schema = #schema {
                 name: #name,
                 items: &[#(#items),*],
             };
@@ -339,7 +329,30 @@ fn visitor(cont: &Container, fields: &[Field]) -> TokenStream {
     }
 }
 
-fn value(cont: &Container, variants: &[Variant]) -> TokenStream {
+/// `Event::timestamp` from the `#[gamooga(timestamp)]` field, converted by `with` if given.
+fn timestamp(p: &TokenStream, f: &Field, with: Option<&syn::Path>) -> TokenStream {
+    let field = f.ident;
+    let ty = f.ty;
+    let call = match with {
+        None => quote_spanned! {ty.span()=>
+            <#ty as #p::IntoTimestamp>::to_timestamp(&self.#field)
+        },
+        Some(path) => quote_spanned! {path.span()=>
+            #p::with_timestamp_fn::<#ty, _, _>(#path).timestamp(&self.#field)
+        },
+    };
+    quote! {
+        fn timestamp(
+            &self,
+        ) -> #p::Result<#p::Option<#p::Timestamp>, #p::InvalidInput> {
+            #call
+        }
+    }
+}
+
+/// `PropertyValue` for a `GamoogaValue` enum. When not every variant could be read (an error
+/// was reported), the others are unreachable: the impl only has to compile.
+fn value(cont: &Container, variants: &[Variant], complete: bool) -> TokenStream {
     let p = cont.private();
     let ident = cont.ident;
     let (impl_generics, ty_generics, where_clause) = cont.generics.split_for_impl();
@@ -348,14 +361,23 @@ fn value(cont: &Container, variants: &[Variant]) -> TokenStream {
         let key = &v.key;
         quote!(#ident::#variant => #key,)
     });
+    let rest = (!complete).then(|| {
+        quote! {
+            #[allow(unreachable_patterns)]
+            _ => ::core::unreachable!(),
+        }
+    });
+    let allow = (!complete).then(|| quote!(#[allow(unreachable_code)]));
     quote! {
         #[automatically_derived]
         impl #impl_generics #p::PropertyValue for #ident #ty_generics #where_clause {
-            const DATATYPE: #p::DataType = #p::DataType::String;
+            const DATATYPE: #p::Option<#p::DataType> = #p::Option::Some(#p::DataType::String);
 
+            #allow
             fn to_value(&self) -> #p::Option<#p::Value<'_>> {
                 let __text: &'static str = match *self {
                     #(#arms)*
+                    #rest
                 };
                 #p::Option::Some(#p::Value::String(#p::Cow::Borrowed(__text)))
             }

@@ -24,9 +24,7 @@ use attr::Derive;
 #[proc_macro_derive(GamoogaEvent, attributes(gamooga))]
 pub fn derive_event(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    expand::derive(&input, Derive::Event)
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    expand::derive(&input, Derive::Event).into()
 }
 
 /// Implements `gamooga::VisitorProperties` and `gamooga::schema::HasVisitorSchema` for a
@@ -36,9 +34,7 @@ pub fn derive_event(input: TokenStream) -> TokenStream {
 #[proc_macro_derive(VisitorProps, attributes(gamooga))]
 pub fn derive_visitor_props(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    expand::derive(&input, Derive::Visitor)
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    expand::derive(&input, Derive::Visitor).into()
 }
 
 /// Implements `gamooga::PropertyValue` for an enum of unit variants: each variant is sent as
@@ -48,7 +44,5 @@ pub fn derive_visitor_props(input: TokenStream) -> TokenStream {
 #[proc_macro_derive(GamoogaValue, attributes(gamooga))]
 pub fn derive_value(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    expand::derive(&input, Derive::Value)
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    expand::derive(&input, Derive::Value).into()
 }

@@ -129,6 +129,16 @@ pub async fn run(options: Options) -> Result<(), ServeError> {
     }
 }
 
+/// Creates (or truncates) a file only its owner can read: the JSON lines hold user ids and
+/// property values. An existing file keeps its permissions, as `open(2)` does.
+fn create_private(path: &std::path::Path) -> std::io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
 /// Runs the emulator until `shutdown` resolves (for embedding it: tests, a CLI with its own
 /// signal handling).
 ///
@@ -139,7 +149,7 @@ pub async fn run_until(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
     let json = match &options.json {
-        Some(path) => Some(BufWriter::new(File::create(path).map_err(|source| {
+        Some(path) => Some(BufWriter::new(create_private(path).map_err(|source| {
             ServeError::CreateJson {
                 path: path.clone(),
                 source,

@@ -144,9 +144,15 @@ pub fn validate_request(
             reason: format!("newnaconf expects GET, got {method}"),
             parameter: None,
         }),
-        Route::Unknown(reason) | Route::Inspect(reason) => Err(Rejection {
+        Route::Unknown(reason) => Err(Rejection {
             status: 404,
             reason,
+            parameter: None,
+        }),
+        // `Inspect` holds the rest of the path, not a reason (found by fuzzing, `fuzz/`).
+        Route::Inspect(_) => Err(Rejection {
+            status: 404,
+            reason: format!("{path} is the emulator's inspection API, not a Gamooga call"),
             parameter: None,
         }),
     }
@@ -486,8 +492,11 @@ fn read_set(
             ))),
         }
     };
-    let value = expect(1, kv).map_err(|r| r.at(start + 1))?;
-    let datatype = expect(2, kt).map_err(|r| r.at(start + 2))?;
+    // A set cut short by the end of the query is named at its last parameter, never past
+    // the end (found by fuzzing, `fuzz/`).
+    let at = |offset: usize| (start + offset).min(pairs.len() - 1);
+    let value = expect(1, kv).map_err(|r| r.at(at(1)))?;
+    let datatype = expect(2, kt).map_err(|r| r.at(at(2)))?;
     if name.is_empty() {
         return Err(Rejection::bad(format!(
             "property set at position {} has an empty name ('{kn}')",

@@ -128,6 +128,12 @@ async fn prints_one_line_per_call_and_writes_json_lines() {
     assert_eq!(records[0]["event_properties"][1]["value"], "A&B");
     assert_eq!(records[1]["rejection"], "missing parameter 'e'");
     child.kill().await.unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&json_path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the JSON lines hold user ids: owner only");
+    }
     let _ = std::fs::remove_file(&json_path);
 }
 

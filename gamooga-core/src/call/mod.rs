@@ -3,11 +3,15 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 mod encode;
 
+use crate::counters::{ClientStats, Counters};
 use crate::error::InvalidInput;
 use crate::event::{Event, VisitorProperties};
+use crate::hook::{self, Action, BeforeSendHook, Hooked, Outgoing, WriteVisitor};
+use crate::property::Properties;
 use crate::time::Timestamp;
 
 use encode::{
@@ -186,6 +190,79 @@ impl Request {
             format!("{}?{}", self.path, self.query)
         }
     }
+
+    /// Whether this is a visitor property push by *user* id
+    /// ([`Calls::push_visitor_for_user`]): a `vpr` whose query holds `u=` where Gamooga wants
+    /// `v=`. The [`Client`](crate::Client) looks the visitor id up (`id`, cached) and sends
+    /// the `vpr` with it; such a request is never sent as it is.
+    ///
+    /// ```
+    /// use gamooga_core::{Calls, Properties};
+    /// let calls = Calls::new("acme")?;
+    /// let by_user = calls.push_visitor_for_user("user-42", &Properties::new().string("city", "Tokyo"))?;
+    /// assert!(by_user.needs_visitor_id());
+    /// assert_eq!(by_user.query(), "c=acme&u=user-42&p=city&vl=Tokyo&tp=s");
+    /// let by_visitor = by_user.with_visitor_id("0123456789abcdef").unwrap();
+    /// assert_eq!(by_visitor.query(), "c=acme&v=0123456789abcdef&p=city&vl=Tokyo&tp=s");
+    /// assert!(!by_visitor.needs_visitor_id());
+    /// # Ok::<(), gamooga_core::InvalidInput>(())
+    /// ```
+    pub fn needs_visitor_id(&self) -> bool {
+        self.user_of_visitor_push().is_some()
+    }
+
+    /// For a push by user id, the `c=..&u=..` prefix of its query (the query of the `id`
+    /// call that finds the visitor id) and the rest (`&p=..`).
+    pub(crate) fn user_of_visitor_push(&self) -> Option<(&str, &str)> {
+        if self.endpoint != Endpoint::Vpr {
+            return None;
+        }
+        // `c=<company>&u=<user>&p=...`: values are percent-encoded, so `&` only separates.
+        let company_end = self.query.find('&')?;
+        let after = &self.query[company_end + 1..];
+        let user = after.strip_prefix("u=")?;
+        let user_end = company_end + 1 + 2 + user.find('&').unwrap_or(user.len());
+        Some(self.query.split_at(user_end))
+    }
+
+    /// The encoded user id of a push by user id (the `u` value, as it is in the query).
+    pub(crate) fn encoded_user_of_visitor_push(&self) -> Option<&str> {
+        let (prefix, _) = self.user_of_visitor_push()?;
+        prefix.split_once("&u=").map(|(_, user)| user)
+    }
+
+    /// A push by user id turned into the `vpr` Gamooga takes: `u=<user>` replaced by
+    /// `v=<visitor_id>` (encoded). `None` for any other request, or an invalid visitor id.
+    pub fn with_visitor_id(&self, visitor_id: &str) -> Option<Request> {
+        let (prefix, rest) = self.user_of_visitor_push()?;
+        check_visitor_id(visitor_id).ok()?;
+        let company = prefix.split_once("&u=")?.0;
+        let mut query =
+            String::with_capacity(company.len() + 3 + encoded_len(visitor_id) + rest.len());
+        query.push_str(company);
+        query.push_str("&v=");
+        encode_into(&mut query, visitor_id);
+        query.push_str(rest);
+        Some(Request::from_parts(
+            Endpoint::Vpr,
+            Method::Get,
+            Cow::Borrowed("/vpr/"),
+            query,
+            None,
+        ))
+    }
+
+    /// The `id` call that finds the visitor id of a push by user id.
+    pub(crate) fn identify_of_visitor_push(&self) -> Option<Request> {
+        let (prefix, _) = self.user_of_visitor_push()?;
+        Some(Request::from_parts(
+            Endpoint::Id,
+            Method::Get,
+            Cow::Borrowed("/id/"),
+            prefix.to_owned(),
+            None,
+        ))
+    }
 }
 
 impl fmt::Debug for Request {
@@ -266,12 +343,47 @@ pub enum EvwidMode {
 /// );
 /// # Ok::<(), gamooga_core::InvalidInput>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// With a [before-send hook](Self::with_before_send), every event and visitor property push
+/// goes through it as it is built (see [`hook`](crate::hook)).
+#[derive(Clone)]
 pub struct Calls {
     company: String,
     get_limit: usize,
     evwid_mode: EvwidMode,
+    hook: Option<BeforeSendHook>,
+    counters: Arc<Counters>,
 }
+
+impl fmt::Debug for Calls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Calls")
+            .field("company", &self.company)
+            .field("get_limit", &self.get_limit)
+            .field("evwid_mode", &self.evwid_mode)
+            .field(
+                "before_send",
+                &self.hook.as_ref().map(|_| "Fn(&mut Outgoing) -> Action"),
+            )
+            .finish()
+    }
+}
+
+impl PartialEq for Calls {
+    /// The same company and settings, and the same hook (or none).
+    fn eq(&self, other: &Self) -> bool {
+        self.company == other.company
+            && self.get_limit == other.get_limit
+            && self.evwid_mode == other.evwid_mode
+            && match (&self.hook, &other.hook) {
+                (None, None) => true,
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                _ => false,
+            }
+    }
+}
+
+impl Eq for Calls {}
 
 impl Calls {
     /// The default limit, in bytes of path and query, past which a user-id event goes as
@@ -292,7 +404,85 @@ impl Calls {
             company: company_id.to_owned(),
             get_limit: Self::DEFAULT_GET_LIMIT,
             evwid_mode: EvwidMode::Auto,
+            hook: None,
+            counters: Arc::default(),
         })
+    }
+
+    /// Sets the before-send hook: it sees each event's name and properties (and a visitor
+    /// push's properties) as the call is built, can change them, or drop the call (see
+    /// [`hook`](crate::hook)). A dropped call is counted
+    /// ([`stats`](Self::stats)) and its builder returns [`InvalidInput::DroppedByHook`]; the
+    /// client's and the queue's methods return `Ok` for it instead.
+    ///
+    /// ```
+    /// use gamooga_core::{hook::Action, Calls, CustomEvent, Properties, InvalidInput};
+    /// let calls = Calls::new("acme")?.with_before_send(|out| {
+    ///     out.properties_mut().set("env", "staging");
+    ///     Action::Keep
+    /// });
+    /// let request = calls.track("user-42", &CustomEvent::new("login", Properties::new()))?;
+    /// assert!(request.query().contains("&ky=env&vl=staging&tp=s&"));
+    /// # Ok::<(), InvalidInput>(())
+    /// ```
+    pub fn with_before_send<F>(self, hook: F) -> Self
+    where
+        F: Fn(&mut Outgoing<'_>) -> Action + Send + Sync + 'static,
+    {
+        self.with_hook(Some(Arc::new(hook)))
+    }
+
+    /// Sets or clears the hook (shared, as the client builder holds it).
+    pub(crate) fn with_hook(mut self, hook: Option<BeforeSendHook>) -> Self {
+        self.hook = hook;
+        self
+    }
+
+    /// Whether a before-send hook is set.
+    pub fn has_before_send(&self) -> bool {
+        self.hook.is_some()
+    }
+
+    /// The calls these builders (and their clones) dropped with the hook. (The other counts
+    /// of [`ClientStats`] are the client's: see [`Client::stats`](crate::Client::stats).)
+    pub fn stats(&self) -> ClientStats {
+        self.counters.snapshot()
+    }
+
+    /// The shared counters.
+    pub(crate) fn counters(&self) -> &Arc<Counters> {
+        &self.counters
+    }
+
+    /// The same builders with counters of their own (for a queue).
+    pub(crate) fn with_fresh_counters(&self) -> Self {
+        Calls {
+            counters: Arc::default(),
+            ..self.clone()
+        }
+    }
+
+    /// Runs the hook, if any: `Ok(None)` without one, `Err(DroppedByHook)` (counted) when
+    /// it drops the call.
+    fn hooked<'a, E: Event + ?Sized>(
+        &self,
+        endpoint: Endpoint,
+        event: Option<&'a E>,
+        visitor: Option<WriteVisitor<'_>>,
+    ) -> Result<Option<Hooked<'a>>, InvalidInput> {
+        let Some(hook) = &self.hook else {
+            return Ok(None);
+        };
+        match hook::run(hook, endpoint, event, visitor)? {
+            Hooked::Drop => {
+                self.counters.before_send_dropped();
+                Err(InvalidInput::DroppedByHook {
+                    call: endpoint,
+                    event: event.map(|e| e.name().to_owned()),
+                })
+            }
+            kept => Ok(Some(kept)),
+        }
     }
 
     /// Sets the GET limit: a user-id event whose path and query would be longer goes as
@@ -345,6 +535,23 @@ impl Calls {
         user_id: &str,
         event: &E,
     ) -> Result<Request, InvalidInput> {
+        if self.hook.is_some() {
+            check_user_id(user_id)?;
+            if let Some(Hooked::Keep {
+                event: Some(event), ..
+            }) = self.hooked(Endpoint::Evwid, Some(event), None)?
+            {
+                return self.track_unhooked(user_id, &event);
+            }
+        }
+        self.track_unhooked(user_id, event)
+    }
+
+    fn track_unhooked<E: Event + ?Sized>(
+        &self,
+        user_id: &str,
+        event: &E,
+    ) -> Result<Request, InvalidInput> {
         let head = Head::new(self, "u", user_id, check_user_id, event)?;
         let sets = size(EVENT_KEYS, |w| event.write_properties(w))?;
         const PATH: &str = "/evwid/?";
@@ -390,6 +597,23 @@ impl Calls {
         visitor_id: &str,
         event: &E,
     ) -> Result<Request, InvalidInput> {
+        if self.hook.is_some() {
+            check_visitor_id(visitor_id)?;
+            if let Some(Hooked::Keep {
+                event: Some(event), ..
+            }) = self.hooked(Endpoint::Ev, Some(event), None)?
+            {
+                return self.track_visitor_unhooked(visitor_id, &event);
+            }
+        }
+        self.track_visitor_unhooked(visitor_id, event)
+    }
+
+    fn track_visitor_unhooked<E: Event + ?Sized>(
+        &self,
+        visitor_id: &str,
+        event: &E,
+    ) -> Result<Request, InvalidInput> {
         let head = Head::new(self, "v", visitor_id, check_visitor_id, event)?;
         let sets = size(EVENT_KEYS, |w| event.write_properties(w))?;
         let mut query = String::with_capacity(head.len + sets.max + head.tm_len());
@@ -407,6 +631,26 @@ impl Calls {
 
     /// An event and visitor properties by user id: `evvprwid`.
     pub fn track_with<E: Event + ?Sized, P: VisitorProperties + ?Sized>(
+        &self,
+        user_id: &str,
+        event: &E,
+        visitor: &P,
+    ) -> Result<Request, InvalidInput> {
+        if self.hook.is_some() {
+            check_user_id(user_id)?;
+            let write = |p: &mut Properties| visitor.write_properties(p);
+            if let Some(Hooked::Keep {
+                event: Some(event),
+                visitor: Some(visitor),
+            }) = self.hooked(Endpoint::Evvprwid, Some(event), Some(&write))?
+            {
+                return self.track_with_unhooked(user_id, &event, &visitor);
+            }
+        }
+        self.track_with_unhooked(user_id, event, visitor)
+    }
+
+    fn track_with_unhooked<E: Event + ?Sized, P: VisitorProperties + ?Sized>(
         &self,
         user_id: &str,
         event: &E,
@@ -437,17 +681,63 @@ impl Calls {
         properties: &P,
     ) -> Result<Request, InvalidInput> {
         check_visitor_id(visitor_id)?;
+        self.vpr("v", visitor_id, properties)
+    }
+
+    /// Visitor properties by *user* id, for a delivery queue: a `vpr` whose query holds
+    /// `u=<user id>` where `v=` goes ([`Request::needs_visitor_id`]). Gamooga does not take
+    /// it as it is: the [`Client`](crate::Client) that sends it (directly or as a queue's
+    /// [`Deliver`](crate::queue::Deliver)) looks the visitor id up with `id` (cached per user
+    /// id) and sends the `vpr` with it. Stored as an ordinary `vpr` row, it survives a spool
+    /// restart.
+    pub fn push_visitor_for_user<P: VisitorProperties + ?Sized>(
+        &self,
+        user_id: &str,
+        properties: &P,
+    ) -> Result<Request, InvalidInput> {
+        check_user_id(user_id)?;
+        self.vpr("u", user_id, properties)
+    }
+
+    /// `vpr` with `v=` (by visitor id) or `u=` (by user id, rewritten at delivery).
+    fn vpr<P: VisitorProperties + ?Sized>(
+        &self,
+        id_key: &'static str,
+        id: &str,
+        properties: &P,
+    ) -> Result<Request, InvalidInput> {
+        if self.hook.is_some() {
+            let write = |p: &mut Properties| properties.write_properties(p);
+            if let Some(Hooked::Keep {
+                visitor: Some(properties),
+                ..
+            }) = self.hooked::<crate::CustomEvent>(Endpoint::Vpr, None, Some(&write))?
+            {
+                return self.vpr_unhooked(id_key, id, &properties);
+            }
+        }
+        self.vpr_unhooked(id_key, id, properties)
+    }
+
+    fn vpr_unhooked<P: VisitorProperties + ?Sized>(
+        &self,
+        id_key: &'static str,
+        id: &str,
+        properties: &P,
+    ) -> Result<Request, InvalidInput> {
         let sets = size(VPR_KEYS, |w| properties.write_properties(w))?;
         if sets.count == 0 {
             return Err(InvalidInput::NoProperties);
         }
         let mut query = String::with_capacity(
-            "c=&v=".len() + encoded_len(&self.company) + encoded_len(visitor_id) + sets.max,
+            "c=&v=".len() + encoded_len(&self.company) + encoded_len(id) + sets.max,
         );
         query.push_str("c=");
         encode_into(&mut query, &self.company);
-        query.push_str("&v=");
-        encode_into(&mut query, visitor_id);
+        query.push('&');
+        query.push_str(id_key);
+        query.push('=');
+        encode_into(&mut query, id);
         properties.write_properties(&mut QueryProperties::new(VPR_KEYS, &mut query))?;
         Ok(Request::from_parts(
             Endpoint::Vpr,

@@ -13,7 +13,8 @@ use std::sync::Arc;
 use crate::error::InvalidInput;
 
 mod decimal;
-use decimal::DecimalBuf;
+pub(crate) mod external;
+use decimal::{normalize_into, DecimalBuf, TextNumberError};
 
 /// One of Gamooga's three datatypes, sent as the `tp` parameter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -75,6 +76,8 @@ enum NumberRepr {
     U128(u128),
     F32(f32),
     F64(f64),
+    #[cfg(feature = "rust_decimal")]
+    Decimal(rust_decimal::Decimal),
 }
 
 impl Number {
@@ -88,7 +91,8 @@ impl Number {
     }
 
     /// Writes the number in plain decimal into `out` (integers exactly, floats in shortest
-    /// round-trip form without exponent). The caller must have checked [`Number::is_finite`].
+    /// round-trip form without exponent, negative zero as `0`). The caller must have checked
+    /// [`Number::is_finite`].
     pub fn write_decimal(&self, out: &mut String) {
         self.with_decimal(|text| out.push_str(text));
     }
@@ -105,6 +109,9 @@ impl Number {
             NumberRepr::I128(_) | NumberRepr::U128(_) => 40,
             NumberRepr::F32(v) if in_range(v.abs() as f64) => PLAIN_FLOAT_MAX,
             NumberRepr::F64(v) if in_range(v.abs()) => PLAIN_FLOAT_MAX,
+            // At most 29 digits, a point, `0.` and 27 zeros before them, and a sign.
+            #[cfg(feature = "rust_decimal")]
+            NumberRepr::Decimal(_) => 33,
             _ => self.with_decimal(str::len),
         }
     }
@@ -113,12 +120,14 @@ impl Number {
     ///
     /// Integers come straight from `itoa`; floats from `ryu`'s shortest digits, used as they
     /// are when ryu wrote no exponent (less a trailing `.0`), and rewritten as plain decimal
-    /// otherwise. Non-finite floats give `NaN` / `inf` / `-inf` (never sent: refused earlier).
+    /// otherwise; negative zero is `0`. Non-finite floats give `NaN` / `inf` / `-inf` (never
+    /// sent: refused earlier).
     pub(crate) fn with_decimal<R>(&self, f: impl FnOnce(&str) -> R) -> R {
         fn float<R>(text: &str, f: impl FnOnce(&str) -> R) -> R {
             if text.contains('e') {
                 let mut buf = DecimalBuf::new();
-                buf.push_plain_from_scientific(text);
+                // ryu's output is always in the grammar, finite and short.
+                let _ = normalize_into(text, &mut buf);
                 f(buf.as_str())
             } else {
                 f(text.strip_suffix(".0").unwrap_or(text))
@@ -129,11 +138,50 @@ impl Number {
             NumberRepr::U64(v) => f(itoa::Buffer::new().format(v)),
             NumberRepr::I128(v) => f(itoa::Buffer::new().format(v)),
             NumberRepr::U128(v) => f(itoa::Buffer::new().format(v)),
+            NumberRepr::F32(v) if v == 0.0 => f("0"),
+            NumberRepr::F64(v) if v == 0.0 => f("0"),
             NumberRepr::F32(v) if v.is_finite() => float(ryu::Buffer::new().format_finite(v), f),
             NumberRepr::F64(v) if v.is_finite() => float(ryu::Buffer::new().format_finite(v), f),
             NumberRepr::F32(v) => f(&v.to_string()),
             NumberRepr::F64(v) => f(&v.to_string()),
+            #[cfg(feature = "rust_decimal")]
+            NumberRepr::Decimal(d) => {
+                use std::fmt::Write as _;
+                // A Decimal's Display is plain decimal of at most 33 bytes; the rewrite drops
+                // its trailing zeros (`1.50` has scale 2) and negative zero.
+                let mut shown = DecimalBuf::new();
+                let _ = write!(shown, "{d}");
+                let mut buf = DecimalBuf::new();
+                let _ = normalize_into(shown.as_str(), &mut buf);
+                f(buf.as_str())
+            }
         }
+    }
+}
+
+/// Checks `text` as the value of numeric property `name` (the `tp = "n"` escape hatch) and
+/// calls `f` with its canonical plain decimal, the text every request format sends.
+pub(crate) fn number_text<R>(
+    name: &str,
+    text: &str,
+    f: impl FnOnce(&str) -> R,
+) -> Result<R, InvalidInput> {
+    let mut buf = DecimalBuf::new();
+    match normalize_into(text, &mut buf) {
+        Ok(()) => Ok(f(buf.as_str())),
+        Err(TextNumberError::NonFinite) => Err(InvalidInput::NonFiniteNumber {
+            name: name.to_owned(),
+            value: text.to_owned(),
+        }),
+        Err(TextNumberError::NotANumber) => Err(InvalidInput::ValueDoesNotMatchType {
+            name: name.to_owned(),
+            datatype: 'n',
+            value: text.to_owned(),
+        }),
+        Err(TextNumberError::TooLong) => Err(InvalidInput::NumberTooLong {
+            name: name.to_owned(),
+            max: decimal::MAX_PLAIN_LEN,
+        }),
     }
 }
 
@@ -175,6 +223,46 @@ pub enum Value<'a> {
     Text(Cow<'a, str>, DataType),
 }
 
+impl<'a> From<&'a str> for Value<'a> {
+    /// A string (datatype `s`).
+    fn from(s: &'a str) -> Self {
+        Value::String(Cow::Borrowed(s))
+    }
+}
+
+impl From<String> for Value<'_> {
+    /// A string (datatype `s`).
+    fn from(s: String) -> Self {
+        Value::String(Cow::Owned(s))
+    }
+}
+
+impl From<bool> for Value<'_> {
+    /// A boolean (datatype `b`).
+    fn from(b: bool) -> Self {
+        Value::Bool(b)
+    }
+}
+
+impl From<Number> for Value<'_> {
+    /// A number (datatype `n`).
+    fn from(n: Number) -> Self {
+        Value::Number(n)
+    }
+}
+
+macro_rules! value_from_number {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Value<'_> {
+            /// A number (datatype `n`; a NaN or infinity is refused when the call is built).
+            fn from(v: $t) -> Self {
+                Value::Number(Number::from(v))
+            }
+        }
+    )*};
+}
+value_from_number!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize, f32, f64);
+
 impl Value<'_> {
     /// The datatype this value is sent with.
     pub fn datatype(&self) -> DataType {
@@ -198,6 +286,13 @@ impl Value<'_> {
 
     /// Checks the value can be sent as property `name`: finite numbers, `Text` that fits its
     /// datatype. Writers call this; it never allocates on success.
+    ///
+    /// A `Text` number is read as decimal text (`12.5`, `-3`, `.5`, `+1`, `5.`, `1e3`) and
+    /// sent as its canonical plain decimal (`0.5`, `1`, `5`, `1000`), the same in a query and
+    /// in a JSON body; `NaN`, infinities and values past `f64`'s range are refused with
+    /// [`InvalidInput::NonFiniteNumber`], anything else that is not a number with
+    /// [`InvalidInput::ValueDoesNotMatchType`], and a plain decimal longer than 400 bytes
+    /// (`1e-400`) with [`InvalidInput::NumberTooLong`].
     pub fn validate(&self, name: &str) -> Result<(), InvalidInput> {
         if name.is_empty() {
             return Err(InvalidInput::EmptyPropertyName);
@@ -207,15 +302,7 @@ impl Value<'_> {
                 name: name.to_owned(),
                 value: n.to_string(),
             }),
-            Value::Text(text, DataType::Number)
-                if !text.parse::<f64>().is_ok_and(f64::is_finite) =>
-            {
-                Err(InvalidInput::ValueDoesNotMatchType {
-                    name: name.to_owned(),
-                    datatype: 'n',
-                    value: text.to_string(),
-                })
-            }
+            Value::Text(text, DataType::Number) => number_text(name, text, |_| ()),
             Value::Text(text, DataType::Boolean) if text != "true" && text != "false" => {
                 Err(InvalidInput::ValueDoesNotMatchType {
                     name: name.to_owned(),
@@ -237,30 +324,41 @@ pub trait PropertyWriter {
 }
 
 /// A Rust type that can be sent as a Gamooga property: it has a datatype fixed at compile time
-/// and writes its value.
+/// (or, for a `serde_json::Value`, one per value) and writes its value.
 ///
 /// Implemented for strings (`String`, `&str`, `Cow<str>`, `char`, `Box<str>`, `Arc<str>`,
 /// `Rc<str>`), every integer type and `NonZero*`, `f32`, `f64`, `bool`, `Option<T>` (left out
-/// when `None`), references, and unit-only enums deriving `GamoogaValue`.
+/// when `None`), references, and unit-only enums deriving `GamoogaValue`. With the crate's
+/// features of the same names: `chrono` and `time` dates and times (`s`), `uuid::Uuid`
+/// (`s`), `rust_decimal::Decimal` (`n`) and `serde_json::Value` (its own JSON type).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be sent as a Gamooga property",
     label = "this field's type has no Gamooga datatype",
-    note = "accepted types: String, &str, Cow<str>, char, Box<str>, Arc<str> (datatype s); integers, NonZero*, f32, f64 (n); bool (b); Option<T> of those; unit-only enums with #[derive(GamoogaValue)] (s)",
+    note = "accepted types: String, &str, Cow<str>, char, Box<str>, Arc<str> (datatype s); integers, NonZero*, f32, f64 (n); bool (b); Option<T> of those; unit-only enums with #[derive(GamoogaValue)] (s); with the features of the same names: chrono and time dates and times, uuid::Uuid (s), rust_decimal::Decimal (n), serde_json::Value (its JSON type)",
     note = "for another type, send it through its Display with #[gamooga(tp = \"s\")] (or \"n\", \"b\"), convert it with #[gamooga(with = path::to::fn)], or leave it out with #[gamooga(skip)]"
 )]
 pub trait PropertyValue {
-    /// The datatype the value is sent with.
-    const DATATYPE: DataType;
+    /// The datatype the value is sent with; `None` when each value brings its own (a
+    /// `serde_json::Value`: a string is sent as `s`, a number as `n`, a boolean as `b`).
+    const DATATYPE: Option<DataType>;
     /// Whether the property may be absent (true for `Option<T>`).
     const OPTIONAL: bool = false;
     /// The value to send, or `None` to leave the property out.
     fn to_value(&self) -> Option<Value<'_>>;
+    /// The value to send as property `name`, `Ok(None)` to leave it out, or an error when
+    /// this value cannot be sent (a `serde_json::Value` array). The derives call this; the
+    /// default is [`to_value`](Self::to_value), which suits every type whose values can all
+    /// be sent.
+    fn try_to_value(&self, name: &str) -> Result<Option<Value<'_>>, InvalidInput> {
+        let _ = name;
+        Ok(self.to_value())
+    }
 }
 
 macro_rules! string_impls {
     ($($t:ty),*) => {$(
         impl PropertyValue for $t {
-            const DATATYPE: DataType = DataType::String;
+            const DATATYPE: Option<DataType> = Some(DataType::String);
             fn to_value(&self) -> Option<Value<'_>> {
                 Some(Value::String(Cow::Borrowed(&**self)))
             }
@@ -270,21 +368,21 @@ macro_rules! string_impls {
 string_impls!(String);
 
 impl PropertyValue for str {
-    const DATATYPE: DataType = DataType::String;
+    const DATATYPE: Option<DataType> = Some(DataType::String);
     fn to_value(&self) -> Option<Value<'_>> {
         Some(Value::String(Cow::Borrowed(self)))
     }
 }
 
 impl PropertyValue for Cow<'_, str> {
-    const DATATYPE: DataType = DataType::String;
+    const DATATYPE: Option<DataType> = Some(DataType::String);
     fn to_value(&self) -> Option<Value<'_>> {
         Some(Value::String(Cow::Borrowed(self.as_ref())))
     }
 }
 
 impl PropertyValue for char {
-    const DATATYPE: DataType = DataType::String;
+    const DATATYPE: Option<DataType> = Some(DataType::String);
     fn to_value(&self) -> Option<Value<'_>> {
         // A char has no str to borrow; this is the one string type that allocates.
         Some(Value::String(Cow::Owned(self.to_string())))
@@ -294,7 +392,7 @@ impl PropertyValue for char {
 macro_rules! number_impls {
     ($($t:ty),*) => {$(
         impl PropertyValue for $t {
-            const DATATYPE: DataType = DataType::Number;
+            const DATATYPE: Option<DataType> = Some(DataType::Number);
             fn to_value(&self) -> Option<Value<'_>> {
                 Some(Value::Number(Number::from(*self)))
             }
@@ -306,7 +404,7 @@ number_impls!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize, f3
 macro_rules! nonzero_impls {
     ($($t:ty),*) => {$(
         impl PropertyValue for $t {
-            const DATATYPE: DataType = DataType::Number;
+            const DATATYPE: Option<DataType> = Some(DataType::Number);
             fn to_value(&self) -> Option<Value<'_>> {
                 Some(Value::Number(Number::from(self.get())))
             }
@@ -329,43 +427,58 @@ nonzero_impls!(
 );
 
 impl PropertyValue for bool {
-    const DATATYPE: DataType = DataType::Boolean;
+    const DATATYPE: Option<DataType> = Some(DataType::Boolean);
     fn to_value(&self) -> Option<Value<'_>> {
         Some(Value::Bool(*self))
     }
 }
 
 impl<T: PropertyValue> PropertyValue for Option<T> {
-    const DATATYPE: DataType = T::DATATYPE;
+    const DATATYPE: Option<DataType> = T::DATATYPE;
     const OPTIONAL: bool = true;
     fn to_value(&self) -> Option<Value<'_>> {
         self.as_ref().and_then(T::to_value)
     }
+    fn try_to_value(&self, name: &str) -> Result<Option<Value<'_>>, InvalidInput> {
+        match self {
+            Some(v) => v.try_to_value(name),
+            None => Ok(None),
+        }
+    }
 }
 
 impl<T: PropertyValue + ?Sized> PropertyValue for &T {
-    const DATATYPE: DataType = T::DATATYPE;
+    const DATATYPE: Option<DataType> = T::DATATYPE;
     const OPTIONAL: bool = T::OPTIONAL;
     fn to_value(&self) -> Option<Value<'_>> {
         T::to_value(self)
     }
+    fn try_to_value(&self, name: &str) -> Result<Option<Value<'_>>, InvalidInput> {
+        T::try_to_value(self, name)
+    }
 }
 
 impl<T: PropertyValue + ?Sized> PropertyValue for &mut T {
-    const DATATYPE: DataType = T::DATATYPE;
+    const DATATYPE: Option<DataType> = T::DATATYPE;
     const OPTIONAL: bool = T::OPTIONAL;
     fn to_value(&self) -> Option<Value<'_>> {
         T::to_value(self)
+    }
+    fn try_to_value(&self, name: &str) -> Result<Option<Value<'_>>, InvalidInput> {
+        T::try_to_value(self, name)
     }
 }
 
 macro_rules! pointer_impls {
     ($($p:ident),*) => {$(
         impl<T: PropertyValue + ?Sized> PropertyValue for $p<T> {
-            const DATATYPE: DataType = T::DATATYPE;
+            const DATATYPE: Option<DataType> = T::DATATYPE;
             const OPTIONAL: bool = T::OPTIONAL;
             fn to_value(&self) -> Option<Value<'_>> {
                 T::to_value(self)
+            }
+            fn try_to_value(&self, name: &str) -> Result<Option<Value<'_>>, InvalidInput> {
+                T::try_to_value(self, name)
             }
         }
     )*};
@@ -451,6 +564,81 @@ impl Properties {
     /// The properties, in order.
     pub fn iter(&self) -> std::slice::Iter<'_, Property> {
         self.items.iter()
+    }
+
+    /// The properties, in order, to change in place (a value set here is checked when the
+    /// list is built into a call).
+    pub fn iter_mut(&mut self) -> std::slice::IterMut<'_, Property> {
+        self.items.iter_mut()
+    }
+
+    /// The value of the first property named `name`.
+    ///
+    /// ```
+    /// use gamooga_core::{Properties, Value};
+    /// let props = Properties::new().string("plan", "pro");
+    /// assert_eq!(props.get("plan"), Some(&Value::String("pro".into())));
+    /// assert_eq!(props.get("city"), None);
+    /// ```
+    pub fn get(&self, name: &str) -> Option<&Value<'static>> {
+        self.items.iter().find(|p| p.name == name).map(|p| &p.value)
+    }
+
+    /// Whether a property is named `name`.
+    pub fn contains(&self, name: &str) -> bool {
+        self.items.iter().any(|p| p.name == name)
+    }
+
+    /// Sets property `name` to `value`: the first property of that name takes the value
+    /// (keeping its place) and any later one of that name is removed; without one, the
+    /// property is appended. The value is checked when the list is built into a call (a NaN
+    /// is refused there), so this never fails.
+    ///
+    /// ```
+    /// use gamooga_core::{Properties, Value};
+    /// let mut props = Properties::new().string("email", "alice@example.com").boolean("vip", true);
+    /// props.set("email", "[redacted]");
+    /// props.set("app_version", String::from("1.4.2"));
+    /// let names: Vec<&str> = props.iter().map(|p| p.name.as_str()).collect();
+    /// assert_eq!(names, ["email", "vip", "app_version"]);
+    /// assert_eq!(props.get("email"), Some(&Value::from("[redacted]")));
+    /// ```
+    pub fn set(&mut self, name: impl Into<String>, value: impl Into<Value<'static>>) -> &mut Self {
+        let name = name.into();
+        let value = value.into();
+        match self.items.iter().position(|p| p.name == name) {
+            Some(first) => {
+                self.items[first].value = value;
+                let mut index = 0;
+                self.items.retain(|p| {
+                    let keep = index <= first || p.name != name;
+                    index += 1;
+                    keep
+                });
+            }
+            None => self.items.push(Property { name, value }),
+        }
+        self
+    }
+
+    /// Removes every property named `name`; returns the first one's value.
+    ///
+    /// ```
+    /// use gamooga_core::Properties;
+    /// let mut props = Properties::new().string("email", "alice@example.com").boolean("vip", true);
+    /// assert!(props.remove("email").is_some());
+    /// assert_eq!(props.len(), 1);
+    /// ```
+    pub fn remove(&mut self, name: &str) -> Option<Value<'static>> {
+        let first = self.items.iter().position(|p| p.name == name)?;
+        let removed = self.items.remove(first);
+        self.items.retain(|p| p.name != name);
+        Some(removed.value)
+    }
+
+    /// Keeps only the properties for which `keep` is true.
+    pub fn retain(&mut self, keep: impl FnMut(&Property) -> bool) {
+        self.items.retain(keep);
     }
 
     /// How many properties there are.

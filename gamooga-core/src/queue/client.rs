@@ -2,9 +2,11 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use crate::call::Request;
 use crate::client::Client;
+use crate::counters::Counters;
 use crate::error::Error;
 use crate::queue::{Deliver, Queue, QueueConfig};
 
@@ -21,6 +23,31 @@ impl Deliver for Client {
     /// `Gamooga (company <id>)`; the errors in the queue's warnings name the host.
     fn destination(&self) -> String {
         format!("Gamooga (company {})", self.company_id())
+    }
+}
+
+/// The client as a queue's [`Deliver`], counting its visitor-id lookups in the queue's
+/// counters (those of the queue's [`Calls`](crate::Calls)).
+struct QueueDeliver {
+    client: Client,
+    counters: Arc<Counters>,
+}
+
+impl Deliver for QueueDeliver {
+    fn deliver<'a>(
+        &'a self,
+        request: &'a Request,
+    ) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>> {
+        Box::pin(async move {
+            self.client
+                .send_once_counted(request, &self.counters)
+                .await
+                .map(drop)
+        })
+    }
+
+    fn destination(&self) -> String {
+        self.client.destination()
     }
 }
 
@@ -46,6 +73,12 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn queue(&self, config: QueueConfig) -> Result<Queue, Error> {
-        Queue::new(self.clone(), self.calls().clone(), config)
+        // The queue builds with the client's settings and hook, and counts on its own.
+        let calls = self.calls().with_fresh_counters();
+        let deliver = QueueDeliver {
+            client: self.clone(),
+            counters: calls.counters().clone(),
+        };
+        Queue::start(deliver, calls, config, self.is_disabled())
     }
 }

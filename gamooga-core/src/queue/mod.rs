@@ -81,6 +81,7 @@ mod client;
 mod config;
 mod deliver;
 mod limit;
+pub mod metrics;
 mod settle;
 mod shared;
 mod state;
@@ -100,6 +101,7 @@ pub use settle::{Decision, DeliveryRules, Outcome, Pause, PauseCause, Verdict};
 pub use stats::{DeadLetterCounts, Latency, QueueStats, ShutdownReport};
 
 use crate::call::{Calls, Request};
+pub use crate::error::EnqueueError;
 use crate::error::{Error, InvalidInput};
 use crate::event::{Event, VisitorProperties};
 use shared::Shared;
@@ -126,71 +128,6 @@ pub trait Deliver: Send + Sync + 'static {
     /// `"Gamooga"`.
     fn destination(&self) -> String {
         "Gamooga".to_owned()
-    }
-}
-
-/// Why an event was not accepted by the queue. Where the event was built, it comes back.
-///
-/// The derived `Debug` prints the request through [`Request`]'s own `Debug`.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum EnqueueError {
-    /// The event was refused at the call site (see [`InvalidInput`]); nothing was queued.
-    #[error("the event was not queued: {0}")]
-    Invalid(#[from] InvalidInput),
-    /// The queue is full: `try_enqueue` under [`Overflow::Wait`], or any enqueue under
-    /// [`Overflow::Refuse`]. The request is returned.
-    #[error("the queue is full ({capacity} events); the event was not queued")]
-    Full {
-        /// The request that was not queued.
-        request: Box<Request>,
-        /// The queue's capacity.
-        capacity: usize,
-    },
-    /// The queue is shut down (or was dropped, or its runtime ended) and takes no more
-    /// events. The request is returned.
-    #[error("the queue is shut down; the event was not queued")]
-    Closed {
-        /// The request that was not queued.
-        request: Box<Request>,
-    },
-    /// The spool could not store the event (its write rolled back), so it was not
-    /// accepted. The request is returned; sending it again sends it once.
-    #[error("the spool could not store the event, so it was not queued: {message}")]
-    Spool {
-        /// The request that was not queued.
-        request: Box<Request>,
-        /// What went wrong.
-        message: String,
-    },
-    /// The spool's writer stopped before confirming the write: the event may be in the
-    /// spool (then the next queue started on it delivers it) or not. Sending it again may
-    /// send it twice; [`may_be_queued`](Self::may_be_queued) is true.
-    #[error("the spool stopped before confirming the event; it may be stored and delivered later: {message}")]
-    Unconfirmed {
-        /// The request whose fate is unknown.
-        request: Box<Request>,
-        /// What went wrong.
-        message: String,
-    },
-}
-
-impl EnqueueError {
-    /// The request that was not queued, if it was built.
-    pub fn into_request(self) -> Option<Request> {
-        match self {
-            EnqueueError::Invalid(_) => None,
-            EnqueueError::Full { request, .. }
-            | EnqueueError::Closed { request }
-            | EnqueueError::Spool { request, .. }
-            | EnqueueError::Unconfirmed { request, .. } => Some(*request),
-        }
-    }
-
-    /// Whether the event may have been accepted after all ([`Unconfirmed`](Self::Unconfirmed)):
-    /// then sending it again elsewhere may deliver it twice.
-    pub fn may_be_queued(&self) -> bool {
-        matches!(self, EnqueueError::Unconfirmed { .. })
     }
 }
 
@@ -242,6 +179,16 @@ impl Queue {
         calls: Calls,
         config: QueueConfig,
     ) -> Result<Queue, Error> {
+        Self::start(deliverer, calls, config, false)
+    }
+
+    /// [`new`](Self::new), or for a disabled client a queue that checks and drops.
+    pub(crate) fn start<D: Deliver>(
+        deliverer: D,
+        calls: Calls,
+        config: QueueConfig,
+        disabled: bool,
+    ) -> Result<Queue, Error> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
             Error::Config(
                 "a queue needs a tokio runtime: create it inside one, or use gamooga::blocking"
@@ -253,17 +200,22 @@ impl Queue {
         if let Some(first) = opened.first {
             let _ = state.replayed(Ok(first));
         }
+        let metrics = Arc::new(metrics::QueueMetrics::new(calls.company_id()));
+        let deliverer = metrics::timed(Arc::new(deliverer), &metrics);
         let shared = Arc::new(Shared::new(
             calls,
             config,
-            Arc::new(deliverer),
+            deliverer,
             opened.store,
             state,
+            disabled,
+            metrics,
         ));
         let intake: Weak<dyn Intake> = Arc::downgrade(&shared) as Weak<dyn Intake>;
         shared.store.set_intake(intake);
         let worker = runtime.spawn(deliver::run(shared.clone()));
         *shared.worker.lock().unwrap_or_else(|e| e.into_inner()) = Some(worker);
+        metrics::spawn_exporter(&runtime, Arc::downgrade(&shared));
         Ok(Queue {
             handle: Arc::new(Handle { shared }),
         })
@@ -374,6 +326,9 @@ impl Queue {
     /// With a spool, the event is durable when this returns, so this call waits for the
     /// spool's commit (group commit with other enqueues; typically a millisecond or two).
     pub fn try_enqueue(&self, request: Request) -> Result<(), EnqueueError> {
+        if self.dropped_disabled() {
+            return Ok(());
+        }
         match self.offer(Arc::new(request), false, Spool::Blocking)? {
             Offered::Full(request) => Err(EnqueueError::Full {
                 request: unwrap_request(request),
@@ -395,6 +350,9 @@ impl Queue {
     /// settles, if it has already waited 1 ms. (So a waiter can wait for the next settlement,
     /// at most the request timeout, while a few slots are free.)
     pub async fn enqueue(&self, request: Request) -> Result<(), EnqueueError> {
+        if self.dropped_disabled() {
+            return Ok(());
+        }
         let mut request = Arc::new(request);
         loop {
             let notified = self.shared().room.notified();
@@ -424,7 +382,7 @@ impl Queue {
         user_id: &str,
         event: &E,
     ) -> Result<(), EnqueueError> {
-        self.try_enqueue(self.calls().track(user_id, event)?)
+        self.try_enqueue_built(self.calls().track(user_id, event))
     }
 
     /// Builds an event by visitor id ([`Calls::track_visitor`]) and queues it without waiting.
@@ -433,7 +391,7 @@ impl Queue {
         visitor_id: &str,
         event: &E,
     ) -> Result<(), EnqueueError> {
-        self.try_enqueue(self.calls().track_visitor(visitor_id, event)?)
+        self.try_enqueue_built(self.calls().track_visitor(visitor_id, event))
     }
 
     /// Builds an event with visitor properties by user id ([`Calls::track_with`]) and queues
@@ -444,7 +402,7 @@ impl Queue {
         event: &E,
         visitor: &P,
     ) -> Result<(), EnqueueError> {
-        self.try_enqueue(self.calls().track_with(user_id, event, visitor)?)
+        self.try_enqueue_built(self.calls().track_with(user_id, event, visitor))
     }
 
     /// Builds a visitor property push ([`Calls::push_visitor`]) and queues it without waiting.
@@ -453,7 +411,7 @@ impl Queue {
         visitor_id: &str,
         properties: &P,
     ) -> Result<(), EnqueueError> {
-        self.try_enqueue(self.calls().push_visitor(visitor_id, properties)?)
+        self.try_enqueue_built(self.calls().push_visitor(visitor_id, properties))
     }
 
     /// Builds an event by user id ([`Calls::track`]) and queues it, waiting for room.
@@ -464,7 +422,7 @@ impl Queue {
         event: &E,
     ) -> impl Future<Output = Result<(), EnqueueError>> + Send + '_ {
         let built = self.calls().track(user_id, event);
-        async move { self.enqueue(built?).await }
+        self.enqueue_built(built)
     }
 
     /// Builds an event by visitor id ([`Calls::track_visitor`]) and queues it, waiting for room.
@@ -474,7 +432,7 @@ impl Queue {
         event: &E,
     ) -> impl Future<Output = Result<(), EnqueueError>> + Send + '_ {
         let built = self.calls().track_visitor(visitor_id, event);
-        async move { self.enqueue(built?).await }
+        self.enqueue_built(built)
     }
 
     /// Builds an event with visitor properties ([`Calls::track_with`]) and queues it,
@@ -486,7 +444,7 @@ impl Queue {
         visitor: &P,
     ) -> impl Future<Output = Result<(), EnqueueError>> + Send + '_ {
         let built = self.calls().track_with(user_id, event, visitor);
-        async move { self.enqueue(built?).await }
+        self.enqueue_built(built)
     }
 
     /// Builds a visitor property push ([`Calls::push_visitor`]) and queues it, waiting for room.
@@ -496,7 +454,91 @@ impl Queue {
         properties: &P,
     ) -> impl Future<Output = Result<(), EnqueueError>> + Send + '_ {
         let built = self.calls().push_visitor(visitor_id, properties);
-        async move { self.enqueue(built?).await }
+        self.enqueue_built(built)
+    }
+
+    /// Queues visitor properties for a *user* id, waiting for room: the handler does not
+    /// wait for Gamooga, not even for the visitor id. The push is stored as a `vpr` by user
+    /// id ([`Calls::push_visitor_for_user`]); at delivery the client finds the visitor id with
+    /// `id` (cached per user id, one lookup per user at a time) and sends the `vpr`. A failed
+    /// `id` fails that attempt, which is retried by the queue's rules like any other; with a
+    /// spool the push survives a restart. Lookups and cache hits are counted in
+    /// [`QueueStats`] (`identify_lookups`, `identify_cache_hits`).
+    ///
+    /// This needs a queue started with [`Client::queue`](crate::Client::queue) (or a
+    /// [`Deliver`] that handles [`Request::needs_visitor_id`]).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use gamooga_core::{transport::DryRunTransport, Client, Properties};
+    /// use gamooga_core::queue::QueueConfig;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dry = Arc::new(DryRunTransport::new());
+    /// let client = Client::builder("acme").transport(dry.clone()).build()?;
+    /// let queue = client.queue(QueueConfig::default().concurrency(1))?;
+    /// queue.push_visitor_for_user("user-42", &Properties::new().string("city", "Tokyo")).await?;
+    /// queue.push_visitor_for_user("user-42", &Properties::new().boolean("vip", true)).await?;
+    /// let report = queue.shutdown(Duration::from_secs(5)).await;
+    /// assert_eq!(report.delivered, 2);
+    /// assert_eq!((report.stats.identify_lookups, report.stats.identify_cache_hits), (1, 1));
+    /// let vpr = dry.requests().into_iter().filter(|r| r.path() == "/vpr/").count();
+    /// assert_eq!(vpr, 2);
+    /// # Ok(()) }
+    /// ```
+    pub fn push_visitor_for_user<P: VisitorProperties + ?Sized>(
+        &self,
+        user_id: &str,
+        properties: &P,
+    ) -> impl Future<Output = Result<(), EnqueueError>> + Send + '_ {
+        let built = self.calls().push_visitor_for_user(user_id, properties);
+        self.enqueue_built(built)
+    }
+
+    /// Queues visitor properties for a user id without waiting
+    /// ([`push_visitor_for_user`](Self::push_visitor_for_user)).
+    pub fn try_push_visitor_for_user<P: VisitorProperties + ?Sized>(
+        &self,
+        user_id: &str,
+        properties: &P,
+    ) -> Result<(), EnqueueError> {
+        self.try_enqueue_built(self.calls().push_visitor_for_user(user_id, properties))
+    }
+
+    /// Queues what a builder of [`Calls`] returned without waiting: a request, a call the
+    /// before-send hook dropped (`Ok`: it was counted), or refused input
+    /// ([`EnqueueError::Invalid`]).
+    pub fn try_enqueue_built(
+        &self,
+        built: Result<Request, InvalidInput>,
+    ) -> Result<(), EnqueueError> {
+        match built {
+            Ok(request) => self.try_enqueue(request),
+            Err(e) if e.is_dropped_by_hook() => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Queues what a builder of [`Calls`] returned, waiting for room (see
+    /// [`try_enqueue_built`](Self::try_enqueue_built)).
+    pub async fn enqueue_built(
+        &self,
+        built: Result<Request, InvalidInput>,
+    ) -> Result<(), EnqueueError> {
+        match built {
+            Ok(request) => self.enqueue(request).await,
+            Err(e) if e.is_dropped_by_hook() => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// For a queue of a disabled client: counts the event as checked and dropped.
+    fn dropped_disabled(&self) -> bool {
+        let shared = self.shared();
+        if shared.disabled {
+            shared.calls.counters().disabled_dropped();
+        }
+        shared.disabled
     }
 
     /// Waits until every event accepted before this call is delivered or dead-lettered,
@@ -578,6 +620,7 @@ impl Queue {
         // Nothing writes to the spool after this: another queue may take it over.
         shared.store.release();
         shared.changed.notify_waiters();
+        shared.stop_metrics();
         let s = shared.stats();
         ShutdownReport {
             delivered: s.delivered,
@@ -595,6 +638,14 @@ impl Queue {
     /// A snapshot of the live counters (see [`QueueStats`] for the identity they keep).
     pub fn stats(&self) -> QueueStats {
         self.shared().stats()
+    }
+
+    /// Exports the counters and gauges through the `metrics` facade now, rather than at the
+    /// next second (see [`metrics`](self::metrics) for the names). Does nothing once the queue
+    /// stopped (its last export was made then).
+    #[cfg(feature = "metrics")]
+    pub fn export_metrics(&self) {
+        self.shared().export_metrics();
     }
 }
 

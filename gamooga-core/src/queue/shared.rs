@@ -11,6 +11,7 @@ use tokio::sync::Notify;
 use crate::call::Calls;
 use crate::dead_letter::{DeadLetter, DeadLetterReason};
 use crate::queue::config::QueueConfig;
+use crate::queue::metrics::QueueMetrics;
 use crate::queue::settle::{DeliveryRules, PauseCause};
 use crate::queue::state::{DeadJob, Effects, HealthLog, State};
 use crate::queue::store::{Commit, Intake, Store};
@@ -41,6 +42,10 @@ pub(super) struct Shared {
     /// Wakes `flush` (and `shutdown`) waiters.
     pub(super) changed: Notify,
     pub(super) worker: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The queue of a disabled client: events are checked, counted and dropped.
+    pub(super) disabled: bool,
+    /// The `metrics` export (nothing without the feature).
+    pub(super) metrics: Arc<QueueMetrics>,
 }
 
 impl Shared {
@@ -50,6 +55,8 @@ impl Shared {
         deliverer: Arc<dyn Deliver>,
         store: Store,
         state: State,
+        disabled: bool,
+        metrics: Arc<QueueMetrics>,
     ) -> Self {
         Shared {
             calls,
@@ -64,6 +71,8 @@ impl Shared {
             room: Notify::new(),
             changed: Notify::new(),
             worker: Mutex::new(None),
+            disabled,
+            metrics,
         }
     }
 
@@ -258,12 +267,31 @@ impl Shared {
             });
         }
         self.dead_letters(dead, &format!("{why} without shutdown()"));
+        self.stop_metrics();
+    }
+
+    /// Exports the counters through `metrics`; false once the queue stopped (or without the
+    /// feature).
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(super) fn export_metrics(&self) -> bool {
+        self.metrics.export(&self.stats())
+    }
+
+    /// The last export of a stopped queue (its gauges back to zero).
+    pub(super) fn stop_metrics(&self) {
+        self.metrics.stop(&self.stats());
     }
 
     /// The counters.
     pub(super) fn stats(&self) -> crate::queue::QueueStats {
         let pruned = self.store.pruned();
-        self.lock().stats(pruned)
+        let mut stats = self.lock().stats(pruned);
+        let counted = self.calls.stats();
+        stats.before_send_dropped = counted.before_send_dropped;
+        stats.disabled_dropped = counted.disabled_dropped;
+        stats.identify_lookups = counted.identify_lookups;
+        stats.identify_cache_hits = counted.identify_cache_hits;
+        stats
     }
 }
 

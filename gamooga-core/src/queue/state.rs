@@ -950,6 +950,8 @@ impl State {
             spool_backlog: self.replay.left,
             dead_letters_pruned: pruned,
             latency: self.latency.latency(),
+            // The counts kept outside the state (hook, disabled, lookups): `Shared::stats`.
+            ..QueueStats::default()
         }
     }
 }

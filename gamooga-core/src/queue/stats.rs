@@ -159,6 +159,15 @@ pub struct QueueStats {
     pub dead_letters_pruned: u64,
     /// Delivery latency, `None` before the first delivery.
     pub latency: Option<Latency>,
+    /// Events the before-send hook dropped as they were built for this queue (never
+    /// accepted, not in `enqueued`).
+    pub before_send_dropped: u64,
+    /// Events checked and dropped because the queue's client is disabled (never accepted).
+    pub disabled_dropped: u64,
+    /// `id` calls made to find the visitor id of pushes by user id.
+    pub identify_lookups: u64,
+    /// Pushes by user id whose visitor id came from the client's cache.
+    pub identify_cache_hits: u64,
 }
 
 impl QueueStats {

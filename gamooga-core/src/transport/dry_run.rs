@@ -149,7 +149,7 @@ impl Transport for DryRunTransport {
 }
 
 /// A deterministic 16-hex-digit visitor id for an (encoded) user id: FNV-1a, 64 bits.
-fn visitor_id_for(user: &str) -> String {
+pub(crate) fn visitor_id_for(user: &str) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in user.bytes() {
         hash ^= u64::from(byte);

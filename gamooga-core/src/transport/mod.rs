@@ -41,6 +41,7 @@ mod dry_run;
 mod hyper;
 mod reqwest;
 
+pub(crate) use self::dry_run::visitor_id_for as made_up_visitor_id;
 pub use self::dry_run::{DryRunTransport, RecordedRequest};
 pub use self::hyper::HyperTransport;
 pub use self::reqwest::ReqwestTransport;

@@ -1,0 +1,12 @@
+//@ feature: serde_json, !postgres
+use gamooga::prelude::*;
+
+// A serde_json::Value is a property of its own JSON type (an array or object in it is
+// refused when the call is built); a JSON object type is no property at all.
+#[derive(GamoogaEvent)]
+struct Webhook {
+    payload: serde_json::Value,
+    headers: serde_json::Map<String, serde_json::Value>,
+}
+
+fn main() {}
