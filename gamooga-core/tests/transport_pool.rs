@@ -91,3 +91,56 @@ async fn the_transport_answers_status_body_and_retry_after() {
     // A 429 is an answer: its connection carried the next call.
     assert_eq!(emu.connections_accepted(), 1);
 }
+
+/// A keep-alive server on 127.0.0.1 that answers one request `200` and then reports when the
+/// client closes the connection.
+async fn one_answer_then_watch() -> (String, tokio::sync::oneshot::Receiver<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let (closed, watch) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(n > 0, "closed before a whole request");
+            seen.extend_from_slice(&buf[..n]);
+        }
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+            .await
+            .unwrap();
+        // Keep-alive: the next read ends only when the client closes.
+        let n = stream.read(&mut buf).await.unwrap_or(0);
+        assert_eq!(n, 0, "no second request was sent");
+        let _ = closed.send(());
+    });
+    (addr, watch)
+}
+
+#[tokio::test]
+async fn an_idle_connection_is_closed_after_the_idle_timeout_even_with_no_more_requests() {
+    let (addr, mut closed) = one_answer_then_watch().await;
+    let transport = HyperTransport::new(std::time::Duration::from_secs(5), None).unwrap();
+    let url = format!("http://{addr}/evwid/?c=acme&u=u1&e=login");
+    let ok = transport
+        .send(HttpRequest::new(Method::Get, url, None))
+        .await
+        .unwrap();
+    assert_eq!(ok.status, 200);
+    // Tokio's clock, simulated from here: nothing closes the pooled connection before the
+    // idle timeout (90 s) ...
+    tokio::time::pause();
+    tokio::time::advance(std::time::Duration::from_secs(89)).await;
+    tokio::task::yield_now().await;
+    assert!(closed.try_recv().is_err(), "closed before the idle timeout");
+    // ... and the transport closes it once the timeout passes, though no request came.
+    tokio::time::advance(std::time::Duration::from_secs(2)).await;
+    closed.await.unwrap();
+    assert!(
+        format!("{transport:?}").contains("idle: 0"),
+        "{transport:?}"
+    );
+}

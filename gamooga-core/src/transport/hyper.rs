@@ -17,8 +17,8 @@
 //! [`ReqwestTransport`]: super::ReqwestTransport
 
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::uri::{Authority, Scheme};
@@ -29,6 +29,8 @@ use hyper::header::{HeaderValue, CONTENT_TYPE, HOST, RETRY_AFTER, USER_AGENT};
 use hyper::{Request, Response, Uri};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
+// Tokio's clock, so the idle timeout and the task that closes idle connections agree.
+use tokio::time::Instant;
 use tokio_rustls::rustls;
 
 use super::{
@@ -50,10 +52,14 @@ const MAX_IDLE: usize = crate::queue::QueueConfig::MAX_CONCURRENCY;
 /// `User-Agent` of `gamooga-rust/<version>`. Redirects are never followed (a 3xx is an HTTP
 /// error, so an answer can't send calls elsewhere). The per-attempt timeout is the client's.
 ///
-/// Failures carry their [`Phase`]: a failure to connect (DNS, TCP, TLS, the connect timeout)
-/// is [`Phase::NotSent`]; every later one is [`Phase::Unknown`]. A pooled connection that
-/// the server closed while it was idle is replaced before anything is written (hyper hands
-/// the request back unsent), so a quiet spell costs no error.
+/// Failures carry their [`Phase`]: a failure to connect (DNS, TCP, TLS with its certificate
+/// checks, the connect timeout) is [`Phase::NotSent`], and so is a connection that closed
+/// before taking the request (hyper hands a request it did not write any of back); every
+/// later one is [`Phase::Unknown`]. A pooled connection that the server closed while it was
+/// idle is replaced before anything is written, so a quiet spell costs no error.
+///
+/// It has no timeout over the whole request of its own: the client's per-attempt
+/// [`timeout`](crate::client::ClientBuilder::timeout) bounds every call it makes through it.
 ///
 /// The [`Client`](crate::client::Client) builds one from its options (or a
 /// [`ReqwestTransport`](super::ReqwestTransport) when `HTTPS_PROXY`, `HTTP_PROXY` or
@@ -76,8 +82,15 @@ struct Inner {
     tls: tokio_rustls::TlsConnector,
     user_agent: HeaderValue,
     connect_timeout: Option<Duration>,
+    pool: Mutex<Pool>,
+}
+
+struct Pool {
     /// Idle connections, the longest-idle first.
-    idle: Mutex<Vec<Idle>>,
+    idle: Vec<Idle>,
+    /// Whether a task is closing idle connections as they expire (one runs while any are
+    /// idle, so a transport that goes quiet does not hold connections open for good).
+    reaping: bool,
 }
 
 struct Idle {
@@ -106,7 +119,7 @@ impl fmt::Debug for HyperTransport {
         f.debug_struct("HyperTransport")
             .field("user_agent", &self.inner.user_agent)
             .field("connect_timeout", &self.inner.connect_timeout)
-            .field("idle", &self.lock().len())
+            .field("idle", &self.lock().idle.len())
             .finish()
     }
 }
@@ -144,29 +157,28 @@ impl HyperTransport {
                 tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
                 user_agent,
                 connect_timeout: finite(connect_timeout),
-                idle: Mutex::new(Vec::new()),
+                pool: Mutex::new(Pool {
+                    idle: Vec::new(),
+                    reaping: false,
+                }),
             }),
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Vec<Idle>> {
-        self.inner.idle.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Pool> {
+        lock(&self.inner)
     }
 
     /// An idle connection to `origin`, the most recently used first; closed or expired ones
     /// are dropped on the way.
     fn checkout(&self, origin: &Origin) -> Option<SendRequest<Full<Bytes>>> {
-        let mut idle = self.lock();
+        let mut pool = self.lock();
+        let idle = &mut pool.idle;
         if idle
             .first()
             .is_some_and(|i| i.since.elapsed() >= IDLE_TIMEOUT)
         {
-            let now = Instant::now();
-            let expired = idle
-                .iter()
-                .take_while(|i| now.saturating_duration_since(i.since) >= IDLE_TIMEOUT)
-                .count();
-            idle.drain(..expired);
+            drop_expired(idle, Instant::now());
         }
         while let Some(at) = idle.iter().rposition(|i| i.origin == *origin) {
             let Idle { sender, .. } = idle.remove(at);
@@ -180,15 +192,19 @@ impl HyperTransport {
     /// Puts a connection whose answer was read whole back in the pool.
     fn checkin(&self, origin: Origin, sender: SendRequest<Full<Bytes>>) {
         let since = Instant::now();
-        let mut idle = self.lock();
-        if idle.len() >= MAX_IDLE {
-            idle.remove(0);
+        let mut pool = self.lock();
+        if pool.idle.len() >= MAX_IDLE {
+            pool.idle.remove(0);
         }
-        idle.push(Idle {
+        pool.idle.push(Idle {
             origin,
             sender,
             since,
         });
+        if !pool.reaping {
+            pool.reaping = true;
+            tokio::spawn(reap(Arc::downgrade(&self.inner)));
+        }
     }
 
     /// A new connection (TCP, TLS for `https`, the HTTP/1.1 handshake), its task spawned.
@@ -209,7 +225,17 @@ impl HyperTransport {
             if origin.https {
                 let name = rustls::pki_types::ServerName::try_from(bare.to_owned())
                     .map_err(|e| TransportError::connection(Phase::NotSent, e.to_string()))?;
-                let tls = self.inner.tls.connect(name, tcp).await.map_err(not_sent)?;
+                let tls = self.inner.tls.connect(name, tcp).await.map_err(|e| {
+                    if e.kind() == std::io::ErrorKind::TimedOut {
+                        return not_sent(e);
+                    }
+                    // Certificate checks are always on: an unknown issuer, a name that does
+                    // not match or an expired certificate ends here, before anything is sent.
+                    TransportError::connection(
+                        Phase::NotSent,
+                        format!("TLS handshake failed: {}", chain(&e)),
+                    )
+                })?;
                 handshake(TokioIo::new(tls)).await
             } else {
                 handshake(TokioIo::new(tcp)).await
@@ -266,23 +292,35 @@ impl HyperTransport {
                 None => (Box::pin(self.connect(&origin)).await?, false),
             };
             if sender.ready().await.is_err() {
+                // The connection closed before it took the request: nothing was written.
                 if pooled {
-                    continue; // closed while idle: nothing was written
+                    continue; // closed while idle: another connection carries it
                 }
                 return Err(TransportError::connection(
-                    Phase::Unknown,
-                    "the connection closed as soon as it was made",
+                    Phase::NotSent,
+                    "the connection closed as soon as it was made, before the request was \
+                     written",
                 ));
             }
             match sender.try_send_request(request).await {
                 Ok(response) => return self.answer(response, origin, sender).await,
                 Err(mut error) => match error.take_message() {
-                    // A pooled connection the server closed meanwhile: hyper gives the
-                    // request back unwritten, so another connection may carry it.
+                    // hyper gives the request back when it failed before writing any of it
+                    // (its documented contract): a pooled connection the server closed
+                    // meanwhile, so another connection may carry it ...
                     Some(unsent) if pooled => request = unsent,
-                    // On a connection just made, the server closed it at once: whether it
-                    // read anything is not known to it, so it is counted as unknown.
-                    _ => return Err(after_sending(error.error())),
+                    // ... or one just made, which the server closed at once: not sent.
+                    Some(_) => {
+                        return Err(TransportError::connection(
+                            Phase::NotSent,
+                            format!(
+                                "the connection closed before the request was written: {}",
+                                chain(error.error())
+                            ),
+                        ))
+                    }
+                    // Written, whole or in part: whether the server read it is unknown.
+                    None => return Err(after_sending(error.error())),
                 },
             }
         }
@@ -327,6 +365,42 @@ impl HyperTransport {
             body,
             retry_after,
         })
+    }
+}
+
+fn lock(inner: &Inner) -> MutexGuard<'_, Pool> {
+    inner.pool.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Drops the idle connections that have been idle for [`IDLE_TIMEOUT`] at `now` (dropping
+/// its sender ends a connection's task, which closes it).
+fn drop_expired(idle: &mut Vec<Idle>, now: Instant) {
+    let expired = idle
+        .iter()
+        .take_while(|i| now.saturating_duration_since(i.since) >= IDLE_TIMEOUT)
+        .count();
+    idle.drain(..expired);
+}
+
+/// Closes idle connections as they expire, while any are idle and the transport lives.
+async fn reap(inner: Weak<Inner>) {
+    loop {
+        let next = {
+            let Some(inner) = inner.upgrade() else {
+                return;
+            };
+            let mut pool = lock(&inner);
+            drop_expired(&mut pool.idle, Instant::now());
+            match pool.idle.first() {
+                Some(oldest) => oldest.since + IDLE_TIMEOUT,
+                None => {
+                    // Under the lock: a check-in after it starts another task.
+                    pool.reaping = false;
+                    return;
+                }
+            }
+        };
+        tokio::time::sleep_until(next).await;
     }
 }
 

@@ -48,14 +48,20 @@ pub use self::reqwest::ReqwestTransport;
 
 /// The transport a client uses when it is given none: [`HyperTransport`], or
 /// [`ReqwestTransport`] when a proxy is set in the environment (`HTTPS_PROXY`,
-/// `HTTP_PROXY`, `ALL_PROXY`, in either case), since reqwest goes through it and
-/// `HyperTransport` does not.
+/// `HTTP_PROXY`, `ALL_PROXY`, in either case), since reqwest goes through it (and honours
+/// `NO_PROXY`) and `HyperTransport` does not.
 pub(crate) fn default_transport(
     connect_timeout: Duration,
     timeout: Duration,
     user_agent_suffix: Option<&str>,
 ) -> crate::error::Result<std::sync::Arc<dyn Transport>> {
-    let proxied = [
+    let proxied = proxy_set(|name| std::env::var_os(name));
+    transport_for(proxied, connect_timeout, timeout, user_agent_suffix)
+}
+
+/// Whether `var` (the environment) names a proxy.
+fn proxy_set(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> bool {
+    [
         "HTTPS_PROXY",
         "https_proxy",
         "HTTP_PROXY",
@@ -64,7 +70,16 @@ pub(crate) fn default_transport(
         "all_proxy",
     ]
     .iter()
-    .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()));
+    .any(|name| var(name).is_some_and(|v| !v.is_empty()))
+}
+
+/// See [`default_transport`].
+fn transport_for(
+    proxied: bool,
+    connect_timeout: Duration,
+    timeout: Duration,
+    user_agent_suffix: Option<&str>,
+) -> crate::error::Result<std::sync::Arc<dyn Transport>> {
     Ok(if proxied {
         std::sync::Arc::new(ReqwestTransport::new(
             connect_timeout,
@@ -369,6 +384,34 @@ pub(crate) async fn exchange(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_proxy_in_the_environment_picks_reqwest() {
+        let env = |set: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                set.iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| std::ffi::OsString::from(v))
+            }
+        };
+        assert!(!proxy_set(env(&[])));
+        assert!(!proxy_set(env(&[("HTTPS_PROXY", ""), ("NO_PROXY", "*")])));
+        for name in ["HTTPS_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"] {
+            let set: &'static [(&str, &str)] = Box::leak(Box::new([(name, "http://proxy:3128")]));
+            assert!(proxy_set(env(set)), "{name}");
+        }
+        let second = Duration::from_secs(1);
+        let reqwest = transport_for(true, second, second, None).unwrap();
+        assert!(
+            format!("{reqwest:?}").starts_with("ReqwestTransport"),
+            "{reqwest:?}"
+        );
+        let hyper = transport_for(false, second, second, None).unwrap();
+        assert!(
+            format!("{hyper:?}").starts_with("HyperTransport"),
+            "{hyper:?}"
+        );
+    }
 
     #[test]
     fn debug_of_an_http_request_hides_the_query_and_body() {
