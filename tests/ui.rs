@@ -38,10 +38,13 @@ fn features_on() -> Vec<&'static str> {
 
 /// Whether a case's feature conditions (`A, !B`) hold for the features `on`.
 fn conditions_hold(conditions: &str, on: &[&str]) -> bool {
-    conditions.split(',').map(str::trim).all(|c| match c.strip_prefix('!') {
-        Some(off) => !on.contains(&off),
-        None => on.contains(&c),
-    })
+    conditions
+        .split(',')
+        .map(str::trim)
+        .all(|c| match c.strip_prefix('!') {
+            Some(off) => !on.contains(&off),
+            None => on.contains(&c),
+        })
 }
 
 /// Every case, with the feature conditions it has (if any).
