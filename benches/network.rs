@@ -492,6 +492,22 @@ fn cpu_of(emu: &Proc, proxy: Option<&Proc>) -> [Duration; 3] {
     ]
 }
 
+/// The acceptance figures of issue 12 this run measured, one line each, printed together at
+/// the end (each with the load average when it was measured).
+static SUMMARY: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Adds an acceptance line: `what`, the figure, and whether it meets its target.
+fn accept(what: &str, figure: String, target: Option<(&str, bool)>) {
+    let line = match target {
+        Some((target, true)) => format!("{what}: {figure} (target {target}: holds)"),
+        Some((target, false)) => format!("{what}: {figure} (target {target}: MISSED)"),
+        None => format!("{what}: {figure}"),
+    };
+    SUMMARY.lock().unwrap().push(line);
+}
+
+/// The 1-, 5- and 15-minute load averages (the machine is shared: other processes' load
+/// moves every figure).
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -537,6 +553,8 @@ struct Steady {
     limit: (u64, u64, u64),
     /// Cores used over the window by this process, the emulator and the delay line.
     cores: [f64; 3],
+    /// The load average at the end of the window.
+    load: String,
 }
 
 /// Runs a queue with `config` to `backend`, fed as fast as it takes events, for `warm`
@@ -606,6 +624,7 @@ async fn steady_run(
         }
     }
     let end_stats = emu_stats(emu);
+    let load = load_average();
     let window = window_start.unwrap().elapsed();
     let cpu_end = cpu_of(emu, proxy);
     let cores = [0, 1, 2]
@@ -627,12 +646,13 @@ async fn steady_run(
         peak: s.in_flight_peak,
         limit: (s.in_flight_limit, limits.0, limits.1),
         cores,
+        load,
     }
 }
 
 fn describe(s: &Steady) -> String {
     format!(
-        "{:>7.0} events/s, {:.2}% of attempts refused (429) in the window ({} during warm-up), limit {} (range {}-{} in the window), {} connections for at most {} in flight ({:.1} per 10,000 events); cores used: client {:.2}, emulator {:.2}, delay line {:.2}",
+        "{:>7.0} events/s, {:.2}% of attempts refused (429) in the window ({} during warm-up), limit {} (range {}-{} in the window), {} connections for at most {} in flight ({:.1} per 10,000 events); cores used: client {:.2}, emulator {:.2}, delay line {:.2}; load average {}",
         s.rate,
         100.0 * s.refused_share,
         s.warmup_refused,
@@ -644,7 +664,8 @@ fn describe(s: &Steady) -> String {
         s.connections_per_10k,
         s.cores[0],
         s.cores[1],
-        s.cores[2]
+        s.cores[2],
+        s.load
     )
 }
 
@@ -686,6 +707,28 @@ async fn scenario_cap(opts: &Opts, algorithms: &[AdaptiveAlgorithm], with_fixed:
             describe(&s),
             100.0 * s.rate / 2000.0
         );
+        accept(
+            &format!("RTT 50 ms, cap 2,000/s, default settings ({algorithm:?})"),
+            format!(
+                "{:.0} events/s = {:.1}% of 2,000/s, {:.2}% of attempts answered 429 (load {})",
+                s.rate,
+                100.0 * s.rate / 2000.0,
+                100.0 * s.refused_share,
+                s.load
+            ),
+            Some((
+                ">= 90% with < 1% refused",
+                s.rate >= 0.9 * 2000.0 && s.refused_share < 0.01,
+            )),
+        );
+        accept(
+            &format!("connections, cap scenario ({algorithm:?})"),
+            format!(
+                "{} opened for at most {} in flight, {:.1} per 10,000 events",
+                s.connections, s.peak, s.connections_per_10k
+            ),
+            Some(("<= the most in flight", s.connections <= s.peak)),
+        );
         emu.send("norate");
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
@@ -704,6 +747,17 @@ async fn scenario_cap(opts: &Opts, algorithms: &[AdaptiveAlgorithm], with_fixed:
             "  fixed concurrency 32: {} -> {:.1}% of 2,000/s",
             describe(&s),
             100.0 * s.rate / 2000.0
+        );
+        accept(
+            "RTT 50 ms, cap 2,000/s, fixed concurrency 32 (beside it)",
+            format!(
+                "{:.0} events/s = {:.1}% of 2,000/s, {:.2}% answered 429 (load {})",
+                s.rate,
+                100.0 * s.rate / 2000.0,
+                100.0 * s.refused_share,
+                s.load
+            ),
+            None,
         );
         emu.send("norate");
     }
@@ -777,6 +831,26 @@ async fn scenario_open(opts: &Opts, algorithms: &[AdaptiveAlgorithm]) {
             describe(&s),
             100.0 * s.rate / bound
         );
+        accept(
+            &format!("RTT 50 ms, no cap, default settings ({algorithm:?})"),
+            format!(
+                "{:.0} events/s = {:.0}% of the bound min({max:.0} / 50 ms, loopback {loopback:.0}) = {bound:.0} (load {}; the fixed {} gave {:.0}%)",
+                s.rate,
+                100.0 * s.rate / bound,
+                s.load,
+                QueueConfig::MAX_CONCURRENCY,
+                100.0 * fixed.rate / bound,
+            ),
+            Some((">= 80%", s.rate >= 0.8 * bound)),
+        );
+        accept(
+            &format!("connections, open scenario ({algorithm:?})"),
+            format!(
+                "{} opened for at most {} in flight, {:.1} per 10,000 events",
+                s.connections, s.peak, s.connections_per_10k
+            ),
+            Some(("<= the most in flight", s.connections <= s.peak)),
+        );
     }
 }
 
@@ -817,6 +891,18 @@ async fn scenario_reset(opts: &Opts, algorithms: &[AdaptiveAlgorithm]) {
             report.ambiguous,
             after.connections - before.connections,
             report.stats.in_flight_peak.max(peak_before),
+        );
+        accept(
+            &format!("RTT 150 ms, 1 in 100 reset, default settings ({algorithm:?})"),
+            format!(
+                "{events} events: {lost} lost, {} dead-lettered, {:.0} events/s, {resets} resets, {} duplicates <= {} ambiguous (load {})",
+                report.dead_lettered,
+                events as f64 / elapsed.as_secs_f64(),
+                accepted.saturating_sub(events),
+                report.ambiguous,
+                load_average()
+            ),
+            Some(("nothing lost", lost == 0 && report.dead_lettered == 0)),
         );
         assert_eq!(report.delivered, events, "an event was lost: {report:?}");
         assert!(accepted >= events && accepted - events <= report.ambiguous);
@@ -996,6 +1082,7 @@ async fn scenario_cpu(opts: &Opts) {
     ] {
         let (uris, origin) = prebuilt(&calls, events as u64, backend);
         let mut ratios = Vec::new();
+        let mut conns = Vec::new();
         for round in 0..3 {
             let before = emu_stats(&mut emu);
             let cpu = cpu_time();
@@ -1037,6 +1124,7 @@ async fn scenario_cpu(opts: &Opts) {
                 layers.push_str(&format!("{layer:?} {:.1}, ", per * 1e6));
             }
             ratios.push(sdk / floor);
+            conns.push((sdk_conns, floor_conns));
             println!(
                 "  {label}, concurrency {concurrency}, {events} events, run {}: hyper floor {:.1} µs/event ({:.0}/s, {floor_conns} connections); SDK {:.1} µs/event ({:.0}/s, {sdk_conns} connections): ratio {:.2} (target <= 1.5); SDK with the default (adaptive) settings {:.1} µs/event; between them (µs/event): {layers}",
                 round + 1,
@@ -1050,8 +1138,35 @@ async fn scenario_cpu(opts: &Opts) {
         }
         ratios.sort_by(f64::total_cmp);
         println!(
-            "  {label}: SDK / hyper floor, median of 3: {:.2} (range {:.2}-{:.2})",
-            ratios[1], ratios[0], ratios[2]
+            "  {label}: SDK / hyper floor, median of 3: {:.2} (range {:.2}-{:.2}); load average {}",
+            ratios[1],
+            ratios[0],
+            ratios[2],
+            load_average()
+        );
+        accept(
+            &format!("CPU per event, SDK (fixed {concurrency}) / minimal hyper client, {label}"),
+            format!(
+                "median of 3 {:.2} (range {:.2}-{:.2}; load {})",
+                ratios[1],
+                ratios[0],
+                ratios[2],
+                load_average()
+            ),
+            Some(("<= 1.5", ratios[1] <= 1.5)),
+        );
+        let most = conns.iter().map(|c| c.0).max().unwrap_or(0);
+        accept(
+            &format!("connections, cpu scenario, {label}"),
+            format!(
+                "SDK at most {most} per run of {events} events ({:.1} per 10,000), the floor {}",
+                most as f64 * 10_000.0 / events as f64,
+                conns[0].1
+            ),
+            Some((
+                format!("<= concurrency {concurrency}").as_str(),
+                most <= concurrency as u64,
+            )),
         );
     }
 }
@@ -1147,4 +1262,11 @@ fn main() {
         }
     });
     println!("load average at the end: {}", load_average());
+    let summary = SUMMARY.lock().unwrap();
+    if !summary.is_empty() {
+        println!("\nacceptance figures of issue 12 in this run (the loopback queue / wrk ratio: `cargo bench --bench queue`):");
+        for line in summary.iter() {
+            println!("- {line}");
+        }
+    }
 }

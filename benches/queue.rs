@@ -55,6 +55,14 @@ const RUNS: usize = 5;
 /// wrk's connections: the queue's fixed default before issue 12.
 const WRK_CONNECTIONS: usize = 32;
 
+/// The 1-, 5- and 15-minute load averages (the machine is shared: other processes' load
+/// moves every figure).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
 /// The median, the smallest and the largest.
 fn median(values: &mut [f64]) -> (f64, f64, f64) {
     values.sort_by(f64::total_cmp);
@@ -212,6 +220,7 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo test --benches` lists benches; nothing to list here
     }
+    println!("load average at start: {}", load_average());
     let (overhead, encoded) = memory_per_event();
     println!(
         "memory: {overhead:.0} bytes per held event beyond its request's strings (encoded size {encoded:.0} bytes); target < 512"
@@ -261,8 +270,9 @@ fn main() {
                     wrks.push(wrk);
                     ratios.push(rate / wrk);
                     println!(
-                        "run {run}: queue {rate:.0} events/s ({EVENTS} events, default settings); wrk (1 thread, {WRK_CONNECTIONS} connections, 4 s) {wrk:.0} requests/s; ratio {:.0}%",
-                        100.0 * rate / wrk
+                        "run {run}: queue {rate:.0} events/s ({EVENTS} events, default settings); wrk (1 thread, {WRK_CONNECTIONS} connections, 4 s) {wrk:.0} requests/s; ratio {:.0}%; load average {}",
+                        100.0 * rate / wrk,
+                        load_average()
                     );
                 }
                 None => println!("run {run}: queue {rate:.0} events/s ({EVENTS} events, default settings); wrk could not be run"),
@@ -279,10 +289,11 @@ fn main() {
             let (r, r_min, r_max) = median(&mut ratios);
             println!("wrk: median {w:.0} requests/s (range {w_min:.0}-{w_max:.0})");
             println!(
-                "ratio queue / wrk: median {:.0}% (range {:.0}-{:.0}%, {RUNS} runs); before issue 12 the README said 60%, and three quiet runs gave 35%, 41% and 41%",
+                "ratio queue / wrk: median {:.0}% (range {:.0}-{:.0}%, {RUNS} runs; load average {}); before issue 12 the README said 60%, and three quiet runs gave 35%, 41% and 41%",
                 100.0 * r,
                 100.0 * r_min,
-                100.0 * r_max
+                100.0 * r_max,
+                load_average()
             );
         }
 
