@@ -596,7 +596,7 @@ async fn steady_run(
         tick += 1;
         let elapsed = started.elapsed();
         let s = queue.stats();
-        if trace && tick % 2 == 0 {
+        if trace && tick.is_multiple_of(2) {
             let e = emu_stats(emu);
             println!(
                 "      t={:>4.1}s limit {:>4} in flight {:>4} delivered {:>7} refused {:>5} paused {:?}",
