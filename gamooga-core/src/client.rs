@@ -247,8 +247,9 @@ impl Client {
         settings.build_on(self.inner.transport.clone())
     }
 
-    /// The transport calls go through: with the default, a reqwest client and its pool of
-    /// keep-alive connections. Pass it to another client's
+    /// The transport calls go through: with the default, a
+    /// [`HyperTransport`](crate::transport::HyperTransport) (a reqwest client when a proxy
+    /// is set in the environment) and its pool of keep-alive connections. Pass it to another client's
     /// [`ClientBuilder::transport`] to share the pool while configuring that client
     /// freely (its own config URL or fixed backend); [`for_company`](Self::for_company)
     /// does this with the same settings.
