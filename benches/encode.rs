@@ -1,12 +1,15 @@
 //! `encode`: an `evwid` request with 10 properties, built by our call builder, by
 //! `url::Url::query_pairs_mut`, and by reqwest's `RequestBuilder::query`.
 //!
+//! Also `encode_evwidj_large`: an `evwidj` body of 100 and 10,000 properties, whose time per
+//! property stays flat (the duplicate-name check is linear, not quadratic).
+//!
 //! Run: `cargo bench --bench encode`. The ratios are in the README.
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use gamooga::{Calls, Event, InvalidInput, Number, PropertyWriter, Timestamp, Value};
+use gamooga::{Calls, Event, EvwidMode, InvalidInput, Number, PropertyWriter, Timestamp, Value};
 
 struct Checkout<'a> {
     sku: &'a str,
@@ -139,5 +142,32 @@ fn encode(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, encode);
+/// An event with `n` distinct boolean properties.
+struct Wide(Vec<String>);
+
+impl Event for Wide {
+    fn name(&self) -> &str {
+        "wide"
+    }
+    fn write_properties<W: PropertyWriter + ?Sized>(&self, w: &mut W) -> Result<(), InvalidInput> {
+        self.0
+            .iter()
+            .try_for_each(|name| w.property(name, Value::Bool(true)))
+    }
+}
+
+fn encode_large(c: &mut Criterion) {
+    let calls = Calls::new("acme").unwrap().with_evwid_mode(EvwidMode::Post);
+    let mut group = c.benchmark_group("encode_evwidj_large");
+    for n in [100usize, 10_000] {
+        let event = Wide((0..n).map(|i| format!("property_{i}")).collect());
+        group.throughput(criterion::Throughput::Elements(n as u64));
+        group.bench_function(format!("{n}_properties"), |b| {
+            b.iter(|| black_box(calls.track(black_box("user-42"), &event).unwrap()))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, encode, encode_large);
 criterion_main!(benches);

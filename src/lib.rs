@@ -62,6 +62,17 @@
 //! `String` each time they are written, twice per call). Every call can also be built
 //! without I/O by [`Calls`], which is how the examples below show what goes on the wire.
 //!
+//! What else is here:
+//!
+//! | to | read |
+//! |---|---|
+//! | queue events from a handler and have them delivered in the background, with retries | [In a service](#in-a-service), the [`queue`] module |
+//! | keep queued events on disk, so a crash loses none | [The spool](#the-spool-surviving-a-crash) (feature `spool`), the [`spool`] module |
+//! | send from code without an async runtime | [Without an async runtime](#without-an-async-runtime), the [`blocking`] module |
+//! | write an event in your own PostgreSQL transaction | the [`outbox`] module (feature `postgres`) |
+//! | test what reaches Gamooga, without an account | [Testing with the emulator](#testing-with-the-emulator) |
+//! | turn on optional types, the spool, metrics, the outbox | [Features](#features) |
+//!
 //! # The derives
 //!
 //! | derive | implements | on |
@@ -330,7 +341,7 @@
 //! # In a service
 //!
 //! A handler queues and returns: [`Queue`](queue::Queue) delivers in the background, with
-//! retries. Its [`EnqueueError`](queue::EnqueueError) converts into [`Error`] (keeping the
+//! retries. Its [`EnqueueError`] converts into [`Error`] (keeping the
 //! request: [`Error::request`]), so `?` works in a handler returning [`Result`]. Visitor
 //! properties can be queued by *user* id: the queue looks the visitor id up with `id` when
 //! it delivers (cached per user id, counted in [`QueueStats`](queue::QueueStats)), so the
@@ -372,7 +383,44 @@
 //! ```
 //!
 //! `examples/axum_service.rs` is a whole axum 0.8 service built this way, with a graceful
-//! shutdown that cannot hang (`cargo run --example axum_service`).
+//! shutdown that cannot hang (`cargo run --example axum_service`). The [`queue`] module has
+//! the rest: overflow policies, retries, dead letters, [`stats`](queue::Queue::stats), and
+//! the bounds of `flush` and `shutdown`.
+//!
+//! # The spool: surviving a crash
+//!
+//! With the feature `spool`, [`QueueConfig::spool`](queue::QueueConfig::spool) keeps every
+//! event the queue accepts in a SQLite file until Gamooga answered 200: an enqueue returns
+//! once its event is committed (fsynced; concurrent enqueues share a commit), and a queue
+//! started on the same file after a crash or a restart delivers what was left, with its
+//! original `tm`. Dead letters stay in the file, to list, replay or remove. The file holds
+//! user ids and values, so it is created readable by its owner only. See the [`spool`]
+//! module.
+//!
+//! ```
+//! # #[cfg(feature = "spool")]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use gamooga::prelude::*;
+//! use gamooga::transport::DryRunTransport;
+//!
+//! #[derive(GamoogaEvent)]
+//! struct Purchase<'a> {
+//!     sku: &'a str,
+//! }
+//!
+//! let dir = tempfile::tempdir()?;
+//! let client = Client::builder("acme").transport(Arc::new(DryRunTransport::new())).build()?;
+//! let queue = client.queue(QueueConfig::default().spool(dir.path().join("spool.db")))?;
+//! Purchase { sku: "A-1" }.enqueue(&queue, "user-42").await?; // on disk when this returns
+//! let report = queue.shutdown(Duration::from_secs(10)).await;
+//! assert_eq!((report.delivered, report.stats.still_spooled), (1, 0));
+//! # Ok(()) }
+//! # #[cfg(not(feature = "spool"))]
+//! # fn main() {}
+//! ```
 //!
 //! # Before-send hook
 //!
@@ -596,6 +644,58 @@
 //! }
 //! ```
 //!
+//! # Testing with the emulator
+//!
+//! [`gamooga-emulator`](https://docs.rs/gamooga-emulator) is a local, strict Gamooga: it
+//! answers every call as Gamooga would, refuses (400, with the reason) what Gamooga would
+//! refuse, records every call for assertions, and injects faults. Add it for tests:
+//!
+//! ```toml
+//! [dev-dependencies]
+//! gamooga-emulator = "0.1"
+//! tokio = { version = "1", features = ["macros", "rt-multi-thread"] }
+//! ```
+//!
+//! Point the client at it with [`config_url`](ClientBuilder::config_url), and list the
+//! companies it knows with `companies(..)`, so a typo'd company id fails the test:
+//!
+//! ```
+//! use std::time::Duration;
+//! use gamooga::prelude::*;
+//! use gamooga_emulator::Emulator;
+//!
+//! #[derive(GamoogaEvent)]
+//! struct Purchase<'a> {
+//!     sku: &'a str,
+//!     amount: f64,
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // In a #[tokio::test]:
+//! let emu = Emulator::builder().companies(["acme"]).start().await?;
+//! let client = Client::builder("acme").config_url(emu.config_url()).build()?;
+//! Purchase { sku: "A&B", amount: 12.5 }.track(&client, "user-42").await?;
+//! let queue = client.queue(QueueConfig::default())?;
+//! Purchase { sku: "TEA-01", amount: 3.0 }.enqueue(&queue, "user-7").await?;
+//! queue.shutdown(Duration::from_secs(10)).await;
+//!
+//! let events = emu.events();
+//! assert_eq!(events.len(), 2);
+//! assert_eq!(events[0].event_property("sku").unwrap().value, "A&B");
+//! assert_eq!(events[1].user_id.as_deref(), Some("user-7"));
+//!
+//! let typo = Client::builder("acme-corp").config_url(emu.config_url()).build()?;
+//! assert!(Purchase { sku: "X", amount: 1.0 }.track(&typo, "user-42").await.is_err());
+//! # Ok(()) }
+//! ```
+//!
+//! The emulator's own docs list its queries (`events()`, `rejected()`, `wait_for(..)`, ...),
+//! its faults (failures, `Retry-After`, delays, dropped connections, downtime, backend
+//! moves), its web inspector and its binary (`cargo run -p gamooga-emulator`, one readable
+//! line per call). For unit tests without any server,
+//! [`DryRunTransport`](transport::DryRunTransport) records requests in memory.
+//!
 //! # Features
 //!
 //! | feature | what it adds |
@@ -622,6 +722,12 @@ pub use track::{Enqueuer, EventExt, Tracker, VisitorPropsExt};
 
 #[cfg(feature = "postgres")]
 pub use gamooga_outbox as outbox;
+
+// The README's Rust snippets, compiled as doctests (and run where they need no network), so
+// none can drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}
 
 #[doc(hidden)]
 #[path = "private.rs"]

@@ -101,7 +101,7 @@ fn written(text: &str) -> Result<String, InvalidInput> {
 }
 
 /// The decisions, one row each: every form Rust's float grammar reads is rewritten to plain
-/// decimal (DESIGN.md: "Numbers are written in plain decimal"), digit for digit.
+/// decimal (ARCHITECTURE.md: "numbers in one plain decimal form"), digit for digit.
 #[test]
 fn every_decimal_form_is_written_as_plain_decimal_by_get_and_post() {
     for (text, want) in [

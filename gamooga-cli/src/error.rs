@@ -71,12 +71,28 @@ impl fmt::Display for CliError {
 impl std::error::Error for CliError {}
 
 impl From<gamooga::Error> for CliError {
-    /// Input refused and bad configuration are usage errors; everything else a failure.
+    /// Input refused, bad configuration and a path that is not a spool (or a spool this
+    /// version cannot read) are usage errors; everything else (a spool in use, corrupt, an
+    /// I/O error) a failure.
     fn from(e: gamooga::Error) -> Self {
+        use gamooga::error::SpoolErrorKind;
         match e {
             gamooga::Error::InvalidInput(_) | gamooga::Error::Config(_) => {
                 CliError::Usage(e.to_string())
             }
+            gamooga::Error::Spool {
+                kind:
+                    SpoolErrorKind::NotFound
+                    | SpoolErrorKind::NotASpool
+                    | SpoolErrorKind::UnknownVersion,
+                ..
+            } => CliError::Usage(e.to_string()),
+            gamooga::Error::Spool {
+                kind: SpoolErrorKind::InUse,
+                ..
+            } => CliError::Failed(format!(
+                "{e} (another gamooga import or replay, or a service, is using it)"
+            )),
             other => CliError::Failed(other.to_string()),
         }
     }

@@ -6,7 +6,7 @@ mod common;
 use std::io::BufRead;
 use std::time::Duration;
 
-use common::{bare, gamooga, json_lines, query_pairs, stderr, stdout};
+use common::{bare, gamooga, json_lines, query_pairs, signal, stderr, stdout, Reaped};
 use gamooga_emulator::{Emulator, RecordedProperty};
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -433,29 +433,57 @@ async fn resolve_says_where_the_backend_came_from() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn emulator_subcommand_serves_and_records_calls() {
+async fn emulator_subcommand_serves_checks_a_plan_and_writes_json_lines() {
     let dir = tempfile::tempdir().unwrap();
     let calls_file = dir.path().join("calls.ndjson");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gamooga"))
-        .args(["--json", "emulator", "--port", "0", "--calls-json"])
-        .arg(&calls_file)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let plan = dir.path().join("plan.json");
+    std::fs::write(
+        &plan,
+        r#"{"events": [{"name": "ping", "properties": [
+              {"name": "n", "datatype": "n", "optional": false}]}],
+            "visitor_properties": []}"#,
+    )
+    .unwrap();
+    let mut child = Reaped::new(
+        std::process::Command::new(env!("CARGO_BIN_EXE_gamooga"))
+            .args(["emulator", "--port", "0", "--inspector-port", "0", "--json"])
+            .arg(&calls_file)
+            .arg("--plan")
+            .arg(&plan)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // "gamooga emulator listening: config URL http://127.0.0.1:PORT, backend 127.0.0.1:PORT"
     let mut first = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
+    std::io::BufReader::new(child.child().stderr.take().unwrap())
         .read_line(&mut first)
         .unwrap();
-    let started: serde_json::Value = serde_json::from_str(&first).unwrap();
-    let config_url = started["config_url"].as_str().unwrap().to_owned();
+    let config_url = first
+        .split("config URL ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .unwrap_or_else(|| panic!("no config URL in {first:?}"))
+        .to_owned();
 
+    // `n` is planned as a number and sent as text: a plan violation, still answered 200.
     let output = bare()
         .args(["--company", "acme", "--config-url", &config_url])
-        .args(["send", "ping", "-u", "u1", "-p", "n=1"])
+        .args(["send", "ping", "-u", "u1", "-p", "n=one"])
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
+    // One line per call: newnaconf first, then the event.
+    let line = std::io::BufReader::new(child.child().stdout.take().unwrap())
+        .lines()
+        .map(Result::unwrap)
+        .find(|l| l.starts_with("evwid"))
+        .expect("a line for the event");
+    assert!(
+        line.contains("evwid") && line.contains("plan: property 'n' is sent as s, planned as n"),
+        "{line}"
+    );
     // The calls file is flushed after every call.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let recorded = loop {
@@ -473,12 +501,50 @@ async fn emulator_subcommand_serves_and_records_calls() {
     assert_eq!(calls[1]["endpoint"], "evwid");
     assert_eq!(calls[1]["user_id"], "u1");
     assert_eq!(calls[1]["status"], 200);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&calls_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the calls hold user ids: owner only");
+    }
 
-    let killed = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = child.wait().unwrap();
+    signal("-TERM", child.id());
+    let status = child.take().wait().unwrap();
     assert_eq!(status.code(), Some(0));
+
+    // The output flag is not the emulator's; a plan that is not there is named.
+    let output = bare()
+        .args(["--json", "emulator", "--port", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("--json FILE"),
+        "{}",
+        stderr(&output)
+    );
+    let output = bare()
+        .args(["emulator", "--port", "0", "--inspector-port", "0", "--plan"])
+        .arg(dir.path().join("missing.json"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("missing.json"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_output_flag_goes_before_or_after_the_subcommand() {
+    let emu = Emulator::start().await.unwrap();
+    for args in [
+        ["--json", "resolve"].as_slice(),
+        ["resolve", "--json"].as_slice(),
+    ] {
+        let output = gamooga(&emu).args(args).output().unwrap();
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        assert_eq!(json_lines(&output)[0]["company"], "acme", "{args:?}");
+    }
 }

@@ -9,15 +9,58 @@
 //! a library tell apart; from there, use [`Client::as_async`] with `Handle::block_on`, or the
 //! async API directly.
 //!
+//! Your own structs, derived as for the async client, take the blocking client and queue
+//! under the same one-liners (`use gamooga::prelude::*`); they return the result instead of
+//! a future, so there is no `.await`:
+//!
 //! ```
 //! use std::sync::Arc;
 //! use std::time::Duration;
-//! use gamooga_core::{blocking, ClientBuilder, CustomEvent, Properties, transport::DryRunTransport};
-//! use gamooga_core::queue::QueueConfig;
+//! use gamooga::prelude::*;
+//! use gamooga::{blocking, transport::DryRunTransport};
+//!
+//! #[derive(GamoogaEvent)]
+//! struct Purchase<'a> {
+//!     sku: &'a str,
+//!     amount: f64,
+//! }
+//!
+//! #[derive(VisitorProps)]
+//! struct Profile<'a> {
+//!     city: &'a str,
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // A transport that records instead of sending, for this example; leave it out to send.
+//! let dry = Arc::new(DryRunTransport::new());
+//! let client = blocking::Client::new(Client::builder("acme").transport(dry.clone()))?;
+//! let purchase = Purchase { sku: "A-1", amount: 12.5 };
+//! purchase.track(&client, "user-42")?; // evwid: returns when Gamooga answered
+//! let visitor_id = client.identify("user-42")?; // id
+//! Profile { city: "Tokyo" }.push(&client, &visitor_id)?; // vpr
+//!
+//! let queue = client.queue(QueueConfig::default())?;
+//! purchase.try_enqueue(&queue, "user-42")?; // never blocks: an error when full
+//! purchase.enqueue(&queue, "user-7")?; // blocks while the queue is full
+//! Profile { city: "Osaka" }.enqueue_for_user(&queue, "user-7")?; // the visitor id looked up later
+//! let report = queue.shutdown(Duration::from_secs(5))?; // bounded
+//! assert_eq!(report.delivered, 3);
+//! assert!(dry.requests().iter().any(|r| r.query().starts_with("c=acme&u=user-7&e=purchase")));
+//! # Ok(()) }
+//! ```
+//!
+//! Code without a struct uses the client's and the queue's methods with a
+//! [`CustomEvent`](crate::CustomEvent) or [`Properties`](crate::Properties):
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use gamooga::{blocking, CustomEvent, Properties, transport::DryRunTransport};
+//! use gamooga::queue::QueueConfig;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let client = blocking::Client::new(
-//!     gamooga_core::Client::builder("acme").transport(Arc::new(DryRunTransport::new())),
+//!     gamooga::Client::builder("acme").transport(Arc::new(DryRunTransport::new())),
 //! )?;
 //! client.track("user-42", &CustomEvent::new("login", Properties::new()))?;
 //!

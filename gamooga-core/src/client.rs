@@ -29,8 +29,8 @@ pub const DEFAULT_CONFIG_URL: &str = "https://cdn-jp.gsecondscreen.com";
 ///
 /// ```
 /// use std::sync::Arc;
-/// use gamooga_core::{client::Client, transport::DryRunTransport, CustomEvent, Properties};
-/// # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga_core::Result<()> {
+/// use gamooga::{client::Client, transport::DryRunTransport, CustomEvent, Properties};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga::Result<()> {
 /// // In production: `Client::builder("your-company-id").build()?` or `Client::from_env()?`.
 /// let dry = Arc::new(DryRunTransport::new());
 /// let client = Client::builder("acme").transport(dry.clone()).build()?;
@@ -174,13 +174,13 @@ impl Client {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use gamooga_core::{client::Client, retry::RetryPolicy};
+    /// use gamooga::{client::Client, retry::RetryPolicy};
     /// let client = Client::builder("acme")
     ///     .timeout(Duration::from_secs(5))
     ///     .retry(RetryPolicy::default().max_attempts(5))
     ///     .build()?;
     /// assert_eq!(client.company_id(), "acme");
-    /// # Ok::<(), gamooga_core::Error>(())
+    /// # Ok::<(), gamooga::Error>(())
     /// ```
     pub fn builder(company_id: impl Into<String>) -> ClientBuilder {
         ClientBuilder::new(company_id.into())
@@ -191,8 +191,8 @@ impl Client {
     /// [`ClientBuilder::from_env`] to set more options.
     ///
     /// ```no_run
-    /// let client = gamooga_core::client::Client::from_env()?;
-    /// # Ok::<(), gamooga_core::Error>(())
+    /// let client = gamooga::client::Client::from_env()?;
+    /// # Ok::<(), gamooga::Error>(())
     /// ```
     pub fn from_env() -> Result<Client> {
         ClientBuilder::from_env()?.build()
@@ -229,8 +229,8 @@ impl Client {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use gamooga_core::{transport::DryRunTransport, Client, CustomEvent, Properties};
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga_core::Result<()> {
+    /// use gamooga::{transport::DryRunTransport, Client, CustomEvent, Properties};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga::Result<()> {
     /// let dry = Arc::new(DryRunTransport::new());
     /// let acme = Client::builder("acme").transport(dry.clone()).build()?;
     /// let globex = acme.for_company("globex")?;
@@ -255,13 +255,13 @@ impl Client {
     /// does this with the same settings.
     ///
     /// ```
-    /// use gamooga_core::Client;
+    /// use gamooga::Client;
     /// let acme = Client::builder("acme").build()?;
     /// let globex = Client::builder("globex")
     ///     .backend("evbk-2.example.com")
     ///     .transport(acme.transport().clone()) // the same connection pool
     ///     .build()?;
-    /// # Ok::<(), gamooga_core::Error>(())
+    /// # Ok::<(), gamooga::Error>(())
     /// ```
     pub fn transport(&self) -> &Arc<dyn Transport> {
         &self.inner.transport
@@ -271,7 +271,7 @@ impl Client {
     /// which URL. ([`backend`](Self::backend) resolves it.)
     ///
     /// ```
-    /// use gamooga_core::client::{BackendOrigin, Client};
+    /// use gamooga::client::{BackendOrigin, Client};
     /// let client = Client::builder("acme").build()?;
     /// assert_eq!(
     ///     client.backend_origin(),
@@ -279,7 +279,7 @@ impl Client {
     /// );
     /// let fixed = Client::builder("acme").backend("evbk.example.com").build()?;
     /// assert_eq!(fixed.backend_origin().to_string(), "fixed (https://evbk.example.com)");
-    /// # Ok::<(), gamooga_core::Error>(())
+    /// # Ok::<(), gamooga::Error>(())
     /// ```
     pub fn backend_origin(&self) -> &BackendOrigin {
         &self.inner.origin
@@ -293,8 +293,8 @@ impl Client {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use gamooga_core::{transport::DryRunTransport, Client};
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga_core::Result<()> {
+    /// use gamooga::{transport::DryRunTransport, Client};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga::Result<()> {
     /// let client = Client::builder("acme").transport(Arc::new(DryRunTransport::new())).build()?;
     /// let request = client.calls().identify("user-42")?;
     /// assert_eq!(client.url_for(&request).await?, "https://evbk.dry-run.invalid/id/?c=acme&u=user-42");
@@ -324,8 +324,8 @@ impl Client {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use gamooga_core::{client::Client, transport::DryRunTransport};
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga_core::Result<()> {
+    /// use gamooga::{client::Client, transport::DryRunTransport};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga::Result<()> {
     /// let client = Client::builder("acme").transport(Arc::new(DryRunTransport::new())).build()?;
     /// assert_eq!(client.backend().await?, "https://evbk.dry-run.invalid");
     /// # Ok(()) }
@@ -342,8 +342,8 @@ impl Client {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use gamooga_core::{client::Client, transport::DryRunTransport};
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga_core::Result<()> {
+    /// use gamooga::{client::Client, transport::DryRunTransport};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga::Result<()> {
     /// let client = Client::builder("acme").transport(Arc::new(DryRunTransport::new())).build()?;
     /// let request = client.calls().link("user-42", "0123456789abcdef")?;
     /// let response = client.send(&request).await?;
@@ -388,8 +388,8 @@ impl Client {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use gamooga_core::{client::Client, transport::DryRunTransport, Properties};
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga_core::Result<()> {
+    /// use gamooga::{client::Client, transport::DryRunTransport, Properties};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga::Result<()> {
     /// let dry = Arc::new(DryRunTransport::new());
     /// let client = Client::builder("acme").transport(dry.clone()).build()?;
     /// let request = client.calls().push_visitor("0123456789abcdef", &Properties::new().boolean("vip", true))?;
@@ -416,8 +416,8 @@ impl Client {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use gamooga_core::{client::Client, transport::DryRunTransport, CustomEvent, Properties};
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga_core::Result<()> {
+    /// use gamooga::{client::Client, transport::DryRunTransport, CustomEvent, Properties};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga::Result<()> {
     /// let client = Client::builder("acme").transport(Arc::new(DryRunTransport::new())).build()?;
     /// client.track("user-42", &CustomEvent::new("login", Properties::new())).await?;
     /// # Ok(()) }
@@ -431,8 +431,8 @@ impl Client {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use gamooga_core::{client::Client, transport::DryRunTransport, CustomEvent, Properties};
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga_core::Result<()> {
+    /// use gamooga::{client::Client, transport::DryRunTransport, CustomEvent, Properties};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga::Result<()> {
     /// let dry = Arc::new(DryRunTransport::new());
     /// let client = Client::builder("acme").transport(dry.clone()).build()?;
     /// client.track_visitor("0123456789abcdef", &CustomEvent::new("view", Properties::new())).await?;
@@ -452,8 +452,8 @@ impl Client {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use gamooga_core::{client::Client, transport::DryRunTransport, CustomEvent, Properties};
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga_core::Result<()> {
+    /// use gamooga::{client::Client, transport::DryRunTransport, CustomEvent, Properties};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga::Result<()> {
     /// let dry = Arc::new(DryRunTransport::new());
     /// let client = Client::builder("acme").transport(dry.clone()).build()?;
     /// let event = CustomEvent::new("signup", Properties::new());
@@ -475,8 +475,8 @@ impl Client {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use gamooga_core::{client::Client, transport::DryRunTransport, Properties};
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga_core::Result<()> {
+    /// use gamooga::{client::Client, transport::DryRunTransport, Properties};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga::Result<()> {
     /// let dry = Arc::new(DryRunTransport::new());
     /// let client = Client::builder("acme").transport(dry.clone()).build()?;
     /// client.push_visitor("0123456789abcdef", &Properties::new().string("city", "Tokyo")).await?;
@@ -499,8 +499,8 @@ impl Client {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use gamooga_core::{client::Client, transport::DryRunTransport, Properties};
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga_core::Result<()> {
+    /// use gamooga::{client::Client, transport::DryRunTransport, Properties};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga::Result<()> {
     /// let dry = Arc::new(DryRunTransport::new());
     /// let client = Client::builder("acme").transport(dry.clone()).build()?;
     /// let city = Properties::new().string("city", "Tokyo");
@@ -538,8 +538,8 @@ impl Client {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use gamooga_core::{client::Client, transport::DryRunTransport};
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga_core::Result<()> {
+    /// use gamooga::{client::Client, transport::DryRunTransport};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga::Result<()> {
     /// let client = Client::builder("acme").transport(Arc::new(DryRunTransport::new())).build()?;
     /// let vid = client.identify("user-42").await?;
     /// assert_eq!(vid.len(), 16);
@@ -555,8 +555,8 @@ impl Client {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use gamooga_core::{client::Client, transport::DryRunTransport};
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga_core::Result<()> {
+    /// use gamooga::{client::Client, transport::DryRunTransport};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga::Result<()> {
     /// let dry = Arc::new(DryRunTransport::new());
     /// let client = Client::builder("acme").transport(dry.clone()).build()?;
     /// client.link("user-42", "0123456789abcdef").await?;
@@ -798,10 +798,10 @@ impl ClientBuilder {
     ///
     /// ```no_run
     /// use std::time::Duration;
-    /// let client = gamooga_core::client::ClientBuilder::from_env()?
+    /// let client = gamooga::client::ClientBuilder::from_env()?
     ///     .timeout(Duration::from_secs(3))
     ///     .build()?;
-    /// # Ok::<(), gamooga_core::Error>(())
+    /// # Ok::<(), gamooga::Error>(())
     /// ```
     pub fn from_env() -> Result<ClientBuilder> {
         let company = env_var("GAMOOGA_COMPANY_ID")?.ok_or_else(|| {
@@ -918,8 +918,8 @@ impl ClientBuilder {
     ///
     /// ```
     /// use std::sync::{atomic::{AtomicUsize, Ordering}, Arc};
-    /// use gamooga_core::transport::{BoxFuture, HttpRequest, HttpResponse, Transport, TransportError};
-    /// use gamooga_core::Client;
+    /// use gamooga::transport::{BoxFuture, HttpRequest, HttpResponse, Transport, TransportError};
+    /// use gamooga::Client;
     ///
     /// /// Counts the requests that go through it.
     /// #[derive(Debug)]
@@ -942,7 +942,7 @@ impl ClientBuilder {
     ///     .user_agent("my-shop/1.4")
     ///     .wrap_transport(move |inner| Arc::new(Counting { inner, sent: counter.clone() }))
     ///     .build()?;
-    /// # Ok::<(), gamooga_core::Error>(())
+    /// # Ok::<(), gamooga::Error>(())
     /// ```
     pub fn wrap_transport<F>(mut self, wrap: F) -> Self
     where
@@ -964,8 +964,8 @@ impl ClientBuilder {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use gamooga_core::{hook::Action, transport::DryRunTransport, Client, CustomEvent, Properties};
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga_core::Result<()> {
+    /// use gamooga::{hook::Action, transport::DryRunTransport, Client, CustomEvent, Properties};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga::Result<()> {
     /// let dry = Arc::new(DryRunTransport::new());
     /// let client = Client::builder("acme")
     ///     .transport(dry.clone())
@@ -999,8 +999,8 @@ impl ClientBuilder {
     /// Also set by `GAMOOGA_DISABLED=1` in [`from_env`](Self::from_env).
     ///
     /// ```
-    /// use gamooga_core::{Client, CustomEvent, Properties};
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga_core::Result<()> {
+    /// use gamooga::{Client, CustomEvent, Properties};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga::Result<()> {
     /// let client = Client::builder("acme").disabled(true).build()?;
     /// client.track("user-42", &CustomEvent::new("login", Properties::new())).await?; // not sent
     /// assert!(client.track("", &CustomEvent::new("login", Properties::new())).await.is_err()); // still checked

@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 ///
 /// ```
 /// use std::sync::Arc;
-/// use gamooga_core::{hook::Action, transport::DryRunTransport, Client, CustomEvent, Properties};
-/// # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga_core::Result<()> {
+/// use gamooga::{hook::Action, transport::DryRunTransport, Client, CustomEvent, Properties};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga::Result<()> {
 /// let client = Client::builder("acme")
 ///     .transport(Arc::new(DryRunTransport::new()))
 ///     .before_send(|out| if out.event_name() == Some("debug") { Action::Drop } else { Action::Keep })

@@ -6,8 +6,11 @@
 use std::fmt;
 use std::time::SystemTime;
 
+use std::sync::Arc;
+
 use crate::call::Request;
 use crate::error::Error;
+use crate::tag::Tag;
 
 /// Why an event became a dead letter.
 ///
@@ -72,7 +75,7 @@ impl DeadLetterReason {
     /// Parses [`as_str`](Self::as_str)'s output.
     ///
     /// ```
-    /// use gamooga_core::queue::DeadLetterReason;
+    /// use gamooga::queue::DeadLetterReason;
     /// for reason in DeadLetterReason::ALL {
     ///     assert_eq!(DeadLetterReason::from_name(reason.as_str()), Some(reason));
     /// }
@@ -99,6 +102,7 @@ pub struct DeadLetter {
     pub(crate) attempts: u32,
     pub(crate) error: Option<Error>,
     pub(crate) enqueued_at: SystemTime,
+    pub(crate) tag: Option<Arc<Tag>>,
 }
 
 impl DeadLetter {
@@ -127,5 +131,10 @@ impl DeadLetter {
     /// When the event was accepted by the queue.
     pub fn enqueued_at(&self) -> SystemTime {
         self.enqueued_at
+    }
+    /// The tag it was enqueued with ([`Queue::enqueue_tagged`](crate::queue::Queue::enqueue_tagged)),
+    /// also for an event replayed from a spool: where it came from.
+    pub fn tag(&self) -> Option<&Tag> {
+        self.tag.as_deref()
     }
 }

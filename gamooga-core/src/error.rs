@@ -380,6 +380,17 @@ pub enum Error {
     /// The client's configuration is invalid (bad URL, plain http to a remote host, ...).
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A spool file (feature `spool`) cannot be used; [`SpoolErrorKind`] says why, so a
+    /// caller can tell a spool in use from a corrupt one without reading the message.
+    #[error("the spool {} cannot be used: {message}", path.display())]
+    Spool {
+        /// The spool file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        kind: SpoolErrorKind,
+        /// What is wrong with it, for people (no user data: it names rows, never values).
+        message: String,
+    },
     /// A delivery queue did not take the event (full, shut down, or its spool failed): an
     /// [`EnqueueError`] turned into an `Error` by `?`. The request that was not queued is
     /// still here: [`Error::request`] or [`Error::into_request`]. (An [`EnqueueError::Invalid`]
@@ -390,13 +401,45 @@ pub enum Error {
     Enqueue(Arc<EnqueueError>),
 }
 
+/// Why a spool file cannot be used ([`Error::Spool`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SpoolErrorKind {
+    /// There is no file at the path (only when opening an existing spool for inspection).
+    NotFound,
+    /// Another queue (in this or another process) holds the spool's writer lock.
+    InUse,
+    /// The file is not a gamooga spool: not SQLite, or SQLite holding something else.
+    NotASpool,
+    /// The file is a spool but damaged: SQLite's integrity check failed.
+    Corrupt,
+    /// The spool was written by a newer SDK (a format version this one does not know).
+    UnknownVersion,
+    /// Reading or writing it failed: permissions, a missing directory, a full disk, ...
+    Io,
+}
+
+impl SpoolErrorKind {
+    /// A short name: `not_found`, `in_use`, `not_a_spool`, `corrupt`, `unknown_version`, `io`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SpoolErrorKind::NotFound => "not_found",
+            SpoolErrorKind::InUse => "in_use",
+            SpoolErrorKind::NotASpool => "not_a_spool",
+            SpoolErrorKind::Corrupt => "corrupt",
+            SpoolErrorKind::UnknownVersion => "unknown_version",
+            SpoolErrorKind::Io => "io",
+        }
+    }
+}
+
 impl From<EnqueueError> for Error {
     /// [`EnqueueError::Invalid`] becomes [`Error::InvalidInput`]; every other variant
     /// [`Error::Enqueue`], keeping its request.
     ///
     /// ```
-    /// use gamooga_core::{Calls, CustomEvent, Error, Properties};
-    /// use gamooga_core::queue::EnqueueError;
+    /// use gamooga::{Calls, CustomEvent, Error, Properties};
+    /// use gamooga::queue::EnqueueError;
     /// let request = Calls::new("acme")?.track("user-42", &CustomEvent::new("login", Properties::new()))?;
     /// let error: Error = EnqueueError::Closed { request: Box::new(request) }.into();
     /// assert!(matches!(error, Error::Enqueue(_)));
@@ -484,6 +527,16 @@ impl fmt::Debug for Error {
                 .field("attempts", attempts)
                 .finish(),
             Error::Config(message) => f.debug_tuple("Config").field(message).finish(),
+            Error::Spool {
+                path,
+                kind,
+                message,
+            } => f
+                .debug_struct("Spool")
+                .field("path", path)
+                .field("kind", kind)
+                .field("message", message)
+                .finish(),
             // `EnqueueError`'s `Debug` shows its request through `Request`'s safe `Debug`.
             Error::Enqueue(e) => f.debug_tuple("Enqueue").field(&**e).finish(),
         }
@@ -496,7 +549,7 @@ impl Error {
     /// [resolution failures](Self::is_resolution_failure).
     ///
     /// ```
-    /// use gamooga_core::{Endpoint, Error};
+    /// use gamooga::{Endpoint, Error};
     /// let http = |status| Error::Http {
     ///     call: Endpoint::Evwid,
     ///     host: "evbk.gamooga.com".into(),

@@ -12,7 +12,7 @@ use crate::time::Timestamp;
 /// Derive it with `#[derive(GamoogaEvent)]`, or implement it by hand:
 ///
 /// ```
-/// use gamooga_core::{Event, InvalidInput, PropertyWriter, Value, Number};
+/// use gamooga::{Event, InvalidInput, PropertyWriter, Value, Number};
 /// struct Login { method: &'static str }
 /// impl Event for Login {
 ///     fn name(&self) -> &str { "login" }
@@ -71,7 +71,7 @@ impl<T: VisitorProperties + ?Sized> VisitorProperties for &T {
 /// An event built at run time: a name, a [`Properties`] list and an optional time.
 ///
 /// ```
-/// use gamooga_core::{CustomEvent, Properties, Event};
+/// use gamooga::{CustomEvent, Properties, Event};
 /// let event = CustomEvent::new("purchase", Properties::new().string("sku", "A&B"));
 /// assert_eq!(event.name(), "purchase");
 /// ```

@@ -16,7 +16,7 @@
 //! A dropped call is counted ([`ClientStats::before_send_dropped`](crate::ClientStats),
 //! [`QueueStats::before_send_dropped`](crate::queue::QueueStats)); the client's and the
 //! queue's methods then return `Ok` without sending, while the pure builders of
-//! [`Calls`](crate::Calls) return [`InvalidInput::DroppedByHook`](crate::InvalidInput::DroppedByHook).
+//! [`Calls`](crate::Calls) return [`InvalidInput::DroppedByHook`].
 //! A panic in the hook is not caught: it happens in the caller's own code, at the call site.
 
 use std::borrow::Cow;

@@ -33,3 +33,4 @@ mod dead_letter;
 pub mod queue;
 #[cfg(feature = "spool")]
 pub mod spool;
+mod tag;

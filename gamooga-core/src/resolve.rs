@@ -52,12 +52,12 @@ const MAX_QUOTED: usize = 128;
 /// A backend host as named by `evbk`: a DNS name or an IP literal, with an optional port.
 ///
 /// ```
-/// use gamooga_core::resolve::Backend;
+/// use gamooga::resolve::Backend;
 /// let b = Backend::parse("evbk.gamooga.com")?;
 /// assert_eq!(b.to_string(), "evbk.gamooga.com");
 /// assert_eq!(Backend::parse("[::1]:8080")?.port(), Some(8080));
 /// assert!(Backend::parse("https://evil.example/x").is_err());
-/// # Ok::<(), gamooga_core::Error>(())
+/// # Ok::<(), gamooga::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Backend {
@@ -251,11 +251,11 @@ fn check_dns_name(host: &str) -> std::result::Result<(), String> {
 /// [`Error::InvalidBackend`].
 ///
 /// ```
-/// use gamooga_core::resolve::parse_company_info;
+/// use gamooga::resolve::parse_company_info;
 /// let backend = parse_company_info(br#"{"evbk":"evbk.gamooga.com","other":1}"#)?;
 /// assert_eq!(backend.host(), "evbk.gamooga.com");
 /// assert!(parse_company_info(br#"{"evbk":"http://evil.example"}"#).is_err());
-/// # Ok::<(), gamooga_core::Error>(())
+/// # Ok::<(), gamooga::Error>(())
 /// ```
 pub fn parse_company_info(body: &[u8]) -> Result<Backend> {
     let decode = |reason: &str| Error::Decode {

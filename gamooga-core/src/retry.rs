@@ -14,7 +14,7 @@ use crate::error::Error;
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// use gamooga_core::retry::{RetryPolicy, FOREVER};
+/// use gamooga::retry::{RetryPolicy, FOREVER};
 /// let policy = RetryPolicy::default().max_retry_after(Duration::MAX);
 /// let wait = policy.backoff(1, Some(Duration::MAX));
 /// assert_eq!(wait, FOREVER);
@@ -39,7 +39,7 @@ pub(crate) fn finite(d: Duration) -> Option<Duration> {
 ///
 /// ```
 /// use std::time::Duration;
-/// use gamooga_core::retry::RetryPolicy;
+/// use gamooga::retry::RetryPolicy;
 /// let policy = RetryPolicy::default().max_attempts(5).initial_backoff(Duration::from_millis(50));
 /// assert!(policy.backoff(1, None) <= Duration::from_millis(50));
 /// ```
@@ -147,7 +147,25 @@ impl RetryPolicy {
     pub fn should_retry(&self, error: &Error, attempt: u32, elapsed: Duration) -> bool {
         error.is_retryable()
             && attempt < self.max_attempts
-            && self.max_elapsed.is_none_or(|max| elapsed < max)
+            && self.within_budget(elapsed, Duration::ZERO)
+    }
+
+    /// Whether a wait of `wait`, `elapsed` after the first attempt, ends within
+    /// [`max_elapsed`](Self::max_elapsed). A budget of [`FOREVER`] or longer (`Duration::MAX`
+    /// included) is no limit: it is never used up, whatever the wait.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use gamooga::retry::RetryPolicy;
+    /// let forever = RetryPolicy::default().max_elapsed(Some(Duration::MAX));
+    /// assert!(forever.within_budget(Duration::from_secs(3600), Duration::MAX));
+    /// let minute = RetryPolicy::default().max_elapsed(Some(Duration::from_secs(60)));
+    /// assert!(!minute.within_budget(Duration::from_secs(50), Duration::from_secs(10)));
+    /// ```
+    pub fn within_budget(&self, elapsed: Duration, wait: Duration) -> bool {
+        self.max_elapsed
+            .and_then(finite)
+            .is_none_or(|max| elapsed.saturating_add(wait) < max)
     }
 
     /// How long to wait before retrying after `error` on attempt number `attempt`, `elapsed`
@@ -158,10 +176,10 @@ impl RetryPolicy {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use gamooga_core::{retry::RetryPolicy, Error};
+    /// use gamooga::{retry::RetryPolicy, Error};
     /// let policy = RetryPolicy::default().max_elapsed(Some(Duration::from_secs(30)));
     /// let busy = |secs| Error::Http {
-    ///     call: gamooga_core::Endpoint::Evwid,
+    ///     call: gamooga::Endpoint::Evwid,
     ///     host: "evbk.gamooga.com".into(),
     ///     status: 429,
     ///     body: String::new(),
@@ -177,9 +195,7 @@ impl RetryPolicy {
             return None;
         }
         let wait = self.backoff(attempt, error.retry_after());
-        self.max_elapsed
-            .is_none_or(|max| elapsed.saturating_add(wait) < max)
-            .then_some(wait)
+        self.within_budget(elapsed, wait).then_some(wait)
     }
 }
 
@@ -232,6 +248,10 @@ mod tests {
             Some(FOREVER)
         );
         assert_eq!(p.retry_delay(&busy, 1, Duration::ZERO), Some(FOREVER));
+        // A budget of exactly FOREVER is no limit either (it used to be used up by any wait).
+        let forever = p.clone().max_elapsed(Some(FOREVER));
+        assert_eq!(forever.retry_delay(&busy, 1, Duration::ZERO), Some(FOREVER));
+        assert!(forever.within_budget(Duration::MAX, Duration::MAX));
         let bounded = p.clone().max_elapsed(Some(Duration::from_secs(1)));
         assert_eq!(bounded.retry_delay(&busy, 1, Duration::ZERO), None);
         assert_eq!(finite(Duration::MAX), None);

@@ -16,8 +16,8 @@
 //! the order it is sent, and the JSON export lists them flat.
 //!
 //! ```
-//! use gamooga_core::schema::{EventSchema, PropertySchema, SchemaItem};
-//! use gamooga_core::DataType;
+//! use gamooga::schema::{EventSchema, PropertySchema, SchemaItem};
+//! use gamooga::DataType;
 //!
 //! const ADDRESS: &[SchemaItem] = &[SchemaItem::Property(PropertySchema {
 //!     name: "city",
@@ -228,8 +228,8 @@ const fn str_eq(a: &str, b: &str) -> bool {
 /// sent in. Adding the same schema twice lists it once.
 ///
 /// ```
-/// use gamooga_core::schema::{EventSchema, HasEventSchema, PropertySchema, SchemaItem, TrackingPlan};
-/// use gamooga_core::{DataType, Event, InvalidInput, PropertyWriter, Value};
+/// use gamooga::schema::{EventSchema, HasEventSchema, PropertySchema, SchemaItem, TrackingPlan};
+/// use gamooga::{DataType, Event, InvalidInput, PropertyWriter, Value};
 ///
 /// struct Login;
 /// impl Event for Login {

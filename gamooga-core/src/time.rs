@@ -15,7 +15,7 @@ pub const MAX_MILLIS: u64 = 4_102_444_800_000;
 /// microseconds above it.
 ///
 /// ```
-/// use gamooga_core::Timestamp;
+/// use gamooga::Timestamp;
 /// assert!(Timestamp::from_millis(1_764_150_000_000).is_ok());
 /// assert!(Timestamp::from_millis(1_764_150_000).is_err()); // seconds, not milliseconds
 /// ```

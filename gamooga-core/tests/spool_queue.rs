@@ -7,7 +7,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use gamooga_core::queue::{DeadLetterReason, QueueConfig};
+use gamooga_core::error::SpoolErrorKind;
+use gamooga_core::queue::{DeadLetterReason, Overflow, QueueConfig, Tag};
 use gamooga_core::retry::RetryPolicy;
 use gamooga_core::spool::Spool;
 use gamooga_core::{Client, CustomEvent, Error, Properties};
@@ -236,9 +237,14 @@ async fn a_corrupt_or_unwritable_spool_is_an_error_at_start() {
         .unwrap();
     for path in [corrupt, dir.path().join("no-such-dir").join("outbox.db")] {
         let err = c.queue(QueueConfig::default().spool(&path)).unwrap_err();
-        let Error::Config(message) = &err else {
-            panic!("expected a configuration error, got {err:?}");
+        let Error::Spool { kind, .. } = &err else {
+            panic!("expected a spool error, got {err:?}");
         };
+        assert!(
+            matches!(kind, SpoolErrorKind::NotASpool | SpoolErrorKind::Io),
+            "{kind:?}"
+        );
+        let message = err.to_string();
         assert!(message.contains(&path.display().to_string()), "{message}");
     }
 }
@@ -252,7 +258,12 @@ async fn one_queue_per_spool_file() {
         .queue(QueueConfig::default().spool(&spool))
         .unwrap();
     match client(&emu.config_url()).queue(QueueConfig::default().spool(&spool)) {
-        Err(Error::Config(message)) => assert!(message.contains("in use"), "{message}"),
+        Err(
+            err @ Error::Spool {
+                kind: SpoolErrorKind::InUse,
+                ..
+            },
+        ) => assert!(err.to_string().contains("in use"), "{err}"),
         other => panic!("a second queue on the same spool: {other:?}"),
     }
     first.shutdown(Duration::from_secs(5)).await;
@@ -530,4 +541,137 @@ async fn dropping_a_spooled_queue_keeps_its_events() {
     drop(queue);
     assert_eq!(hooked.load(std::sync::atomic::Ordering::SeqCst), 0);
     assert_eq!(Spool::open(&path).unwrap().pending().unwrap(), 5);
+}
+
+/// The tags a dead-letter hook was handed, in order.
+type Tags = std::sync::Arc<std::sync::Mutex<Vec<Option<Tag>>>>;
+
+/// A dead-letter hook that keeps the tags it is handed.
+fn tag_collector() -> (
+    Tags,
+    impl Fn(gamooga_core::queue::DeadLetter) + Send + Sync + 'static,
+) {
+    let tags = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = tags.clone();
+    (tags, move |dl: gamooga_core::queue::DeadLetter| {
+        keep.lock().unwrap().push(dl.tag().cloned())
+    })
+}
+
+#[tokio::test]
+async fn tags_come_back_with_dead_letters_and_move_the_cursor_with_the_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("outbox.db");
+    let emu = Emulator::start().await.unwrap();
+    let c = client(&emu.config_url());
+    c.backend().await.unwrap();
+    let (tags, hook) = tag_collector();
+    let queue = c
+        .queue(
+            QueueConfig::default()
+                .spool(&path)
+                .concurrency(1)
+                .dead_letter(hook),
+        )
+        .unwrap();
+    emu.fail_next(2, 400);
+    for seq in 0..10u64 {
+        let request = queue.calls().track("user-1", &seq_event(seq)).unwrap();
+        let tag = Tag::new("seqs", 100 + seq).with_extra(seq);
+        if seq % 2 == 0 {
+            queue.enqueue_tagged(request, tag).await.unwrap();
+        } else {
+            queue.try_enqueue_tagged(request, tag).unwrap();
+        }
+    }
+    queue.mark_position(Tag::new("seqs", 110).with_extra(10));
+    let report = queue.shutdown(Duration::from_secs(30)).await;
+    assert_eq!(
+        (report.delivered, report.dead_lettered),
+        (8, 2),
+        "{report:?}"
+    );
+
+    // The dead letters name exactly the events that did not arrive.
+    let arrived: HashSet<u64> = emu.events().iter().filter_map(seq_of).collect();
+    let mut dead: Vec<u64> = tags
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_ref().expect("a tag").extra())
+        .collect();
+    dead.sort();
+    let missing: Vec<u64> = (0..10).filter(|s| !arrived.contains(s)).collect();
+    assert_eq!(dead, missing);
+
+    let spool = Spool::open_existing(&path).unwrap();
+    let cursor = spool.cursor("seqs").unwrap().expect("a cursor");
+    assert_eq!(
+        (
+            cursor.position,
+            cursor.extra,
+            cursor.accepted,
+            cursor.delivered,
+            cursor.marked
+        ),
+        (110, 10, 10, 8, 1)
+    );
+    let stored: Vec<u64> = spool
+        .dead_letters()
+        .unwrap()
+        .iter()
+        .map(|d| d.tag.as_ref().unwrap().extra())
+        .collect();
+    assert_eq!(stored, missing, "the dead rows keep their tags");
+
+    // Replayed from the spool and refused again: the hook gets the stored tag.
+    assert_eq!(spool.replay_dead_letters().unwrap(), 2);
+    emu.fail_next(2, 400);
+    let (tags, hook) = tag_collector();
+    let queue = c
+        .queue(QueueConfig::default().spool(&path).dead_letter(hook))
+        .unwrap();
+    let report = queue.shutdown(Duration::from_secs(30)).await;
+    assert_eq!(report.dead_lettered, 2, "{report:?}");
+    let mut again: Vec<u64> = tags
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_ref().expect("the stored tag").extra())
+        .collect();
+    again.sort();
+    assert_eq!(again, missing);
+}
+
+#[tokio::test]
+async fn a_memory_queue_gives_tags_back_too() {
+    let c = Client::builder("acme")
+        .backend("127.0.0.1:9")
+        .build()
+        .unwrap();
+    let (tags, hook) = tag_collector();
+    let queue = c
+        .queue(
+            QueueConfig::default()
+                .capacity(1)
+                .overflow(Overflow::DropNewest)
+                .dead_letter(hook),
+        )
+        .unwrap();
+    let request = |seq| queue.calls().track("user-1", &seq_event(seq)).unwrap();
+    queue
+        .try_enqueue_tagged(request(1), Tag::new("a", 1))
+        .unwrap();
+    queue
+        .try_enqueue_tagged(request(2), Tag::new("a", 2))
+        .unwrap();
+    // The second was dropped (full) with its tag; the first is dead-lettered at shutdown.
+    queue.shutdown(Duration::from_millis(50)).await;
+    let got: Vec<u64> = tags
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_ref().unwrap().position())
+        .collect();
+    assert_eq!(got, [2, 1]);
 }

@@ -47,6 +47,44 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # With the SDK, in your tests
+//!
+//! ```toml
+//! [dev-dependencies]
+//! gamooga-emulator = "0.1"
+//! tokio = { version = "1", features = ["macros", "rt-multi-thread"] }
+//! ```
+//!
+//! Point the SDK's client at [`Emulator::config_url`]. Name your companies with
+//! [`companies(..)`](EmulatorBuilder::companies): `newnaconf` then answers 404 for any other,
+//! so a typo'd company id fails the test instead of passing silently.
+//!
+//! ```
+//! use std::time::Duration;
+//! use gamooga::prelude::*;
+//! use gamooga_emulator::Emulator;
+//!
+//! #[derive(GamoogaEvent)]
+//! struct Purchase<'a> {
+//!     sku: &'a str,
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let emu = Emulator::builder().companies(["acme"]).start().await?;
+//! let client = Client::builder("acme").config_url(emu.config_url()).build()?;
+//! Purchase { sku: "A&B" }.track(&client, "user-42").await?;
+//! let queue = client.queue(QueueConfig::default())?;
+//! Purchase { sku: "TEA-01" }.enqueue(&queue, "user-7").await?;
+//! queue.shutdown(Duration::from_secs(10)).await;
+//! assert_eq!(emu.events().len(), 2);
+//! assert_eq!(emu.events()[1].event_property("sku").unwrap().value, "TEA-01");
+//!
+//! let typo = Client::builder("acme-corp").config_url(emu.config_url()).build()?;
+//! assert!(Purchase { sku: "X" }.track(&typo, "user-42").await.is_err());
+//! # Ok(()) }
+//! ```
+//!
 //! # What it serves
 //!
 //! | call | answer |

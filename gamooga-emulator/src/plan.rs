@@ -1,7 +1,7 @@
 //! The tracking plan calls are checked against: read from the JSON that the SDK's
 //! `TrackingPlan::to_json()` exports, and the check itself.
 //!
-//! The format (`gamooga_core::schema::TrackingPlan::to_value`):
+//! The format (`gamooga::TrackingPlan::to_value`):
 //!
 //! ```json
 //! {"events": [{"name": "purchase",

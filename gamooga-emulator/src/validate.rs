@@ -624,13 +624,17 @@ fn read_json_body(req: &RequestParts<'_>, data: &mut Decoded) -> Result<(), Reje
     }
     let object: FlatObject = serde_json::from_slice(req.body)
         .map_err(|e| Rejection::bad(format!("evwidj body is not a flat JSON object: {e}")))?;
+    // A set, not a scan of the properties kept so far: a body of many properties is checked
+    // in linear time (a scan made the check quadratic).
+    let mut names: std::collections::HashSet<String> =
+        std::collections::HashSet::with_capacity(object.0.len());
     for (name, value) in object.0 {
         if name.is_empty() {
             return Err(Rejection::bad(
                 "evwidj body has a property with an empty name",
             ));
         }
-        if data.event_properties.iter().any(|p| p.name == name) {
+        if !names.insert(name.clone()) {
             return Err(Rejection::bad(format!(
                 "evwidj body has property '{name}' twice"
             )));
@@ -684,6 +688,35 @@ mod tests {
         ] {
             assert!(!is_finite_number(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn evwidj_bodies_refuse_a_name_twice_however_far_apart() {
+        let post = |body: &str| {
+            validate(
+                Endpoint::Evwidj,
+                &RequestParts {
+                    method: Endpoint::Evwidj.method(),
+                    raw_query: "c=acme&u=u1&e=wide",
+                    content_type: Some("application/json"),
+                    body: body.as_bytes(),
+                },
+            )
+        };
+        let names: Vec<String> = (0..500).map(|i| format!("p{i}")).collect();
+        let object = |names: &[String]| {
+            let fields: Vec<String> = names.iter().map(|n| format!("\"{n}\":1")).collect();
+            format!("{{{}}}", fields.join(","))
+        };
+        let (d, r) = post(&object(&names));
+        assert_eq!(r, None);
+        let got: Vec<&str> = d.event_properties.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(got, names.iter().map(String::as_str).collect::<Vec<_>>());
+        let mut twice = names.clone();
+        twice.push("p3".into());
+        let (_, r) = post(&object(&twice));
+        let reason = r.expect("a repeated name is refused").reason;
+        assert!(reason.contains("'p3' twice"), "{reason}");
     }
 
     #[test]

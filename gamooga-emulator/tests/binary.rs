@@ -137,6 +137,41 @@ async fn prints_one_line_per_call_and_writes_json_lines() {
     let _ = std::fs::remove_file(&json_path);
 }
 
+/// What a client sends is printed with its control characters escaped: a user id with a
+/// newline (or an escape sequence in an event name) cannot split a call over two lines or
+/// drive the terminal, so the next call's line is still the next line.
+#[tokio::test]
+async fn control_characters_in_a_call_stay_on_its_line() {
+    let (mut child, backend) = spawn(&[]).await;
+    let http = reqwest::Client::new();
+    for query in [
+        "c=acme&u=user%0A42&e=buy%1B%5B2J&ky=note&vl=a%0Db&tp=s",
+        "c=acme&u=user-7&e=purchase",
+    ] {
+        http.get(format!("http://{backend}/evwid/?{query}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut lines = Vec::new();
+    for _ in 0..2 {
+        let line = tokio::time::timeout(WAIT, stdout.next_line())
+            .await
+            .unwrap()
+            .unwrap();
+        lines.push(line.expect("a printed line"));
+    }
+    assert!(
+        lines[0].starts_with(r#"evwid  acme  u=user\n42  buy\u{1b}[2J  note="a\rb" (s)  -> "#),
+        "{:?}",
+        lines[0]
+    );
+    assert!(!lines[0].chars().any(char::is_control), "{:?}", lines[0]);
+    assert_eq!(lines[1], "evwid  acme  u=user-7  purchase  -> 200");
+    child.kill().await.unwrap();
+}
+
 #[tokio::test]
 async fn checks_calls_against_a_plan_file_and_prints_the_inspector_address() {
     let plan = std::env::temp_dir().join(format!("gamooga-emu-plan-{}.json", std::process::id()));

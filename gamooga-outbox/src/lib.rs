@@ -46,7 +46,7 @@
 //! |---|---|
 //! | the tables, indexes and triggers | [`migrate`], or [`MIGRATION_SQL`] (`migrations/0001_gamooga_outbox.sql`) in your own migrations |
 //! | enqueue in a transaction, on a connection or a pool | [`Outbox`], [`EventOutboxExt::enqueue_in`], [`VisitorPropsOutboxExt::push_in`] |
-//! | deliver | [`Relay`]: [`Relay::start`] in the application, [`Relay::run_until`] in a process; the `gamooga-outbox-relay` program |
+//! | deliver | [`Relay`]: [`Relay::start`] in the application, [`Relay::run_until`] in a process; the `gamooga-outbox-relay` program and the CLI's `gamooga relay` (both through [`process`]) |
 //! | dead letters | [`Outbox::dead_letters`], [`Outbox::replay_dead_letters`], [`Outbox::remove_dead_letters`] (and the SQL in [`dead`]) |
 //! | stats | [`RelayHandle::stats`] per relay, [`Outbox::stats`] for the table (and the SQL in [`table`]) |
 //!
@@ -78,6 +78,7 @@
 pub mod dead;
 pub mod enqueue;
 pub mod error;
+pub mod process;
 pub mod relay;
 pub mod schema;
 pub mod table;
@@ -90,6 +91,12 @@ pub use error::Error;
 pub use relay::{Relay, RelayConfig, RelayHandle, RelayReport, RelayStats};
 pub use schema::{check, migrate, MIGRATION_SQL, SCHEMA_VERSION};
 pub use table::TableStats;
+
+// The README's Rust snippets, compiled as doctests so they cannot drift from the API (not
+// run: they need a database).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}
 
 /// The sqlx this crate is built with (0.8, PostgreSQL, tokio): its `PgPool`, `Transaction`
 /// and `PgConnection` are the executor types the enqueue methods take.

@@ -1,103 +1,114 @@
 //! `gamooga emulator`: the local Gamooga emulator, so one binary is enough.
 //!
-//! Phase 1: a thin use of the emulator library (`Emulator::builder`). The emulator's own
-//! binary is being turned into a library function (with its web inspector and tracking plan
-//! checks, `--plan`); this subcommand will call that instead.
+//! It runs exactly what the `gamooga-emulator` binary runs: the emulator library's
+//! [`serve::run_until`], with the same options. The flags keep their meaning from that
+//! binary, `--json FILE` included (every call as a JSON line to FILE). That is why the
+//! command line's output flag, `--json` without a value, is not a global flag: each other
+//! subcommand takes it for itself (`gamooga import f.csv --json` or `gamooga --json import
+//! f.csv`), and here `--json` names a file. The emulator's own output (one line per call to
+//! standard output, where it listens to standard error) is the same with or without it.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::path::PathBuf;
-use std::sync::mpsc;
 
 use clap::Args;
-use gamooga_emulator::{Emulator, RecordedCall};
-use serde_json::json;
+use gamooga_emulator::serve::{self, Options};
 
 use crate::error::{CliError, Exit};
-use crate::output::Output;
 
-/// Run a local, strict Gamooga on 127.0.0.1, printing one line per call it receives, until
-/// Ctrl-C. Point the other subcommands at it with --config-url http://127.0.0.1:PORT.
+/// Run a local, strict Gamooga on 127.0.0.1 (what `gamooga-emulator` runs), printing one
+/// line per call it receives, until Ctrl-C or SIGTERM. Point the other subcommands at it
+/// with --config-url http://127.0.0.1:PORT. Its inspector (every call live, faults, the
+/// tracking plan) is at http://127.0.0.1:INSPECTOR_PORT/_emulator/.
 #[derive(Debug, Args)]
 pub struct EmulatorArgs {
     /// The port to listen on (0: any free port)
-    #[arg(long, default_value_t = 8686)]
+    #[arg(long, short = 'p', default_value_t = 8686)]
     pub port: u16,
 
-    /// Also write every call as one JSON line to FILE
-    #[arg(long = "calls-json", value_name = "FILE")]
-    pub calls_json: Option<PathBuf>,
+    /// The inspector's port (default: PORT + 1; 0: any free port)
+    #[arg(long, value_name = "PORT")]
+    pub inspector_port: Option<u16>,
+
+    /// Also write every call as one JSON line to FILE (created readable by its owner only)
+    #[arg(long = "json", alias = "calls-json", value_name = "FILE")]
+    pub json: Option<PathBuf>,
+
+    /// Check every call against this tracking plan (the JSON of TrackingPlan::to_json())
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
 
     /// Only these companies exist (repeatable; default: any)
     #[arg(long = "only-company", value_name = "NAME")]
     pub companies: Vec<String>,
+
+    /// Seed of visitor ids and random faults
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Calls kept in memory for inspection (counts stay exact)
+    #[arg(long, value_name = "N")]
+    pub max_recorded: Option<usize>,
 
     /// Do not print calls
     #[arg(long, short = 'q')]
     pub quiet: bool,
 }
 
-pub async fn run(args: EmulatorArgs, out: Output) -> Result<Exit, CliError> {
-    let mut json_file = match &args.calls_json {
-        Some(path) => Some(BufWriter::new(
-            File::create(path).map_err(|e| CliError::io(path.display(), e))?,
-        )),
-        None => None,
-    };
-    let (send, receive) = mpsc::channel::<RecordedCall>();
-    let mut builder = Emulator::builder().port(args.port);
-    if !args.companies.is_empty() {
-        builder = builder.companies(args.companies.clone());
+impl EmulatorArgs {
+    fn options(self) -> Options {
+        let mut options = Options::default();
+        options.port = self.port;
+        options.inspector_port = self.inspector_port;
+        options.companies = self.companies;
+        if let Some(seed) = self.seed {
+            options.seed = seed;
+        }
+        if let Some(n) = self.max_recorded {
+            options.max_recorded = n;
+        }
+        options.json = self.json;
+        options.plan = self.plan;
+        options.quiet = self.quiet;
+        options
     }
-    let printing = !args.quiet || json_file.is_some();
-    if printing {
-        builder = builder.on_call(move |call| {
-            let _ = send.send(call.clone());
-        });
-    }
-    let emulator = builder
-        .start()
-        .await
-        .map_err(|e| CliError::failed(format!("cannot listen on 127.0.0.1:{}: {e}", args.port)))?;
-    out.result(
-        json!({
-            "listening": emulator.addr().to_string(),
-            "config_url": emulator.config_url(),
-            "backend": emulator.backend(),
-        }),
-        || {
-            format!(
-                "gamooga emulator listening: config URL {}, backend {}",
-                emulator.config_url(),
-                emulator.backend()
-            )
-        },
-    );
-    // Calls are printed on a thread of their own, so the server never waits on the terminal.
-    let quiet = args.quiet || out.json;
-    if printing {
-        std::thread::spawn(move || {
-            let mut stdout = std::io::stdout().lock();
-            while let Ok(call) = receive.recv() {
-                if !quiet {
-                    let _ = writeln!(stdout, "{call}");
-                }
-                if let Some(file) = &mut json_file {
-                    let _ = serde_json::to_writer(&mut *file, &call);
-                    let _ = file.write_all(b"\n");
-                    let _ = file.flush();
+}
+
+/// Ctrl-C or SIGTERM.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
                 }
             }
-        });
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
     }
-    tokio::signal::ctrl_c()
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+pub async fn run(args: EmulatorArgs, json_output: bool) -> Result<Exit, CliError> {
+    if json_output {
+        return Err(CliError::usage(
+            "the emulator prints its own lines and takes no output flag before `emulator`; \
+             to write every call as a JSON line: gamooga emulator --json FILE",
+        ));
+    }
+    let options = args.options();
+    serve::run_until(options, stop_signal())
         .await
-        .map_err(|e| CliError::failed(format!("cannot wait for Ctrl-C: {e}")))?;
-    eprintln!(
-        "gamooga emulator stopping after {} calls",
-        emulator.total_calls()
-    );
-    // The printing thread flushes after every call; it ends with the process.
-    drop(emulator);
+        .map_err(|e| match e {
+            serve::ServeError::Plan(_) | serve::ServeError::CreateJson { .. } => {
+                CliError::usage(e.to_string())
+            }
+            other => CliError::failed(other.to_string()),
+        })?;
     Ok(Exit::Success)
 }

@@ -79,3 +79,44 @@ pub fn rejects(path: &std::path::Path) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
         .collect()
 }
+
+/// A child process killed (and reaped) if the test fails before waiting for it, so a failed
+/// assertion leaves no process behind.
+pub struct Reaped(Option<std::process::Child>);
+
+impl Reaped {
+    pub fn new(child: std::process::Child) -> Self {
+        Reaped(Some(child))
+    }
+
+    pub fn id(&self) -> u32 {
+        self.0.as_ref().expect("not waited for yet").id()
+    }
+
+    pub fn child(&mut self) -> &mut std::process::Child {
+        self.0.as_mut().expect("not waited for yet")
+    }
+
+    /// Takes the child out (to wait for it): it is no longer killed on drop.
+    pub fn take(mut self) -> std::process::Child {
+        self.0.take().expect("not waited for yet")
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Sends `signal` (`-INT`, `-TERM`, `-KILL`) to a process.
+pub fn signal(signal: &str, pid: u32) {
+    let sent = std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill {signal} {pid}");
+}

@@ -194,14 +194,52 @@ impl PropertyWriter for QueryProperties<'_> {
 /// datatype. Refuses a name written twice, which a JSON object cannot carry.
 pub(crate) struct JsonProperties {
     out: String,
-    names: Vec<String>,
+    names: SeenNames,
+}
+
+/// The property names written so far, to refuse one written twice. Events carry a handful
+/// of properties, where a scan of a short list beats hashing; past [`SeenNames::SCAN`] names
+/// they move to a hash set, so a large body costs linear time, not quadratic.
+enum SeenNames {
+    Few(Vec<String>),
+    Many(std::collections::HashSet<String>),
+}
+
+impl SeenNames {
+    const SCAN: usize = 16;
+
+    /// Records `name`; false if it was already there.
+    fn insert(&mut self, name: &str) -> bool {
+        match self {
+            SeenNames::Few(names) => {
+                if names.iter().any(|n| n == name) {
+                    return false;
+                }
+                if names.len() < Self::SCAN {
+                    names.push(name.to_owned());
+                } else {
+                    let mut set: std::collections::HashSet<String> =
+                        std::mem::take(names).into_iter().collect();
+                    set.insert(name.to_owned());
+                    *self = SeenNames::Many(set);
+                }
+                true
+            }
+            SeenNames::Many(set) => {
+                if set.contains(name) {
+                    return false;
+                }
+                set.insert(name.to_owned())
+            }
+        }
+    }
 }
 
 impl JsonProperties {
     pub fn new() -> Self {
         JsonProperties {
             out: String::from("{"),
-            names: Vec::new(),
+            names: SeenNames::Few(Vec::new()),
         }
     }
 
@@ -220,12 +258,11 @@ fn push_json_string(out: &mut String, s: &str) {
 impl PropertyWriter for JsonProperties {
     fn property(&mut self, name: &str, value: Value<'_>) -> Result<(), InvalidInput> {
         value.validate(name)?;
-        if self.names.iter().any(|n| n == name) {
+        if !self.names.insert(name) {
             return Err(InvalidInput::DuplicateProperty {
                 name: name.to_owned(),
             });
         }
-        self.names.push(name.to_owned());
         let out = &mut self.out;
         if out.len() > 1 {
             out.push(',');
@@ -355,5 +392,28 @@ mod tests {
         assert_eq!(parsed["b"], true);
         assert_eq!(parsed["t"], 1.5);
         assert!(body.contains(r#""t":1.5"#), "{body}");
+    }
+
+    #[test]
+    fn duplicates_are_found_among_many_names() {
+        // Past SeenNames::SCAN the names move to a hash set: a duplicate of a name written
+        // before, at or after the move is refused all the same, and nothing is lost.
+        let mut j = JsonProperties::new();
+        let n = 3 * SeenNames::SCAN;
+        for i in 0..n {
+            j.property(&format!("p{i}"), Value::Bool(true)).unwrap();
+        }
+        for i in [0, SeenNames::SCAN - 1, SeenNames::SCAN, n - 1] {
+            let err = j
+                .property(&format!("p{i}"), Value::Bool(false))
+                .unwrap_err();
+            assert!(
+                matches!(err, InvalidInput::DuplicateProperty { name } if name == format!("p{i}"))
+            );
+        }
+        let parsed: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&j.finish()).unwrap();
+        assert_eq!(parsed.len(), n);
+        assert!(parsed.values().all(|v| v == true));
     }
 }

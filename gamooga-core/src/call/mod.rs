@@ -93,7 +93,7 @@ impl Endpoint {
     /// The call named `name`, the inverse of [`name`](Self::name).
     ///
     /// ```
-    /// use gamooga_core::Endpoint;
+    /// use gamooga::Endpoint;
     /// assert_eq!(Endpoint::from_name("evwidj"), Some(Endpoint::Evwidj));
     /// assert!(Endpoint::ALL.iter().all(|e| Endpoint::from_name(e.name()) == Some(*e)));
     /// ```
@@ -126,14 +126,14 @@ impl fmt::Display for Endpoint {
 /// [`path_and_query`](Self::path_and_query).
 ///
 /// ```
-/// use gamooga_core::{Calls, CustomEvent, Properties};
+/// use gamooga::{Calls, CustomEvent, Properties};
 /// let event = CustomEvent::new("purchase", Properties::new().string("email", "alice@example.com"));
 /// let request = Calls::new("acme")?.track("user-42", &event)?;
 /// let debug = format!("{request:?}");
 /// assert!(debug.contains("\"purchase\"") && debug.contains("\"email\""));
 /// assert!(!debug.contains("user-42") && !debug.contains("alice"));
 /// assert!(request.query().contains("u=user-42")); // the full request, when asked for
-/// # Ok::<(), gamooga_core::InvalidInput>(())
+/// # Ok::<(), gamooga::InvalidInput>(())
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Request {
@@ -197,7 +197,7 @@ impl Request {
     /// the `vpr` with it; such a request is never sent as it is.
     ///
     /// ```
-    /// use gamooga_core::{Calls, Properties};
+    /// use gamooga::{Calls, Properties};
     /// let calls = Calls::new("acme")?;
     /// let by_user = calls.push_visitor_for_user("user-42", &Properties::new().string("city", "Tokyo"))?;
     /// assert!(by_user.needs_visitor_id());
@@ -205,7 +205,7 @@ impl Request {
     /// let by_visitor = by_user.with_visitor_id("0123456789abcdef").unwrap();
     /// assert_eq!(by_visitor.query(), "c=acme&v=0123456789abcdef&p=city&vl=Tokyo&tp=s");
     /// assert!(!by_visitor.needs_visitor_id());
-    /// # Ok::<(), gamooga_core::InvalidInput>(())
+    /// # Ok::<(), gamooga::InvalidInput>(())
     /// ```
     pub fn needs_visitor_id(&self) -> bool {
         self.user_of_visitor_push().is_some()
@@ -332,7 +332,7 @@ pub enum EvwidMode {
 /// The call builders of one company.
 ///
 /// ```
-/// use gamooga_core::{Calls, CustomEvent, Properties, Timestamp};
+/// use gamooga::{Calls, CustomEvent, Properties, Timestamp};
 /// let calls = Calls::new("acme")?;
 /// let event = CustomEvent::new("purchase", Properties::new().string("sku", "A&B"))
 ///     .at(Timestamp::from_millis(1_764_150_000_000)?);
@@ -341,11 +341,11 @@ pub enum EvwidMode {
 ///     request.path_and_query(),
 ///     "/evwid/?c=acme&u=user%2042&e=purchase&ky=sku&vl=A%26B&tp=s&tm=1764150000000"
 /// );
-/// # Ok::<(), gamooga_core::InvalidInput>(())
+/// # Ok::<(), gamooga::InvalidInput>(())
 /// ```
 ///
 /// With a [before-send hook](Self::with_before_send), every event and visitor property push
-/// goes through it as it is built (see [`hook`](crate::hook)).
+/// goes through it as it is built (see [`hook`]).
 #[derive(Clone)]
 pub struct Calls {
     company: String,
@@ -394,7 +394,7 @@ impl Calls {
     /// control character (`"ac me"`, `" acme"`), is refused: no account has such an id.
     ///
     /// ```
-    /// use gamooga_core::{Calls, InvalidInput};
+    /// use gamooga::{Calls, InvalidInput};
     /// assert!(Calls::new("acme").is_ok());
     /// assert!(matches!(Calls::new(" acme"), Err(InvalidInput::InvalidCompanyId { .. })));
     /// ```
@@ -411,12 +411,12 @@ impl Calls {
 
     /// Sets the before-send hook: it sees each event's name and properties (and a visitor
     /// push's properties) as the call is built, can change them, or drop the call (see
-    /// [`hook`](crate::hook)). A dropped call is counted
+    /// [`hook`]). A dropped call is counted
     /// ([`stats`](Self::stats)) and its builder returns [`InvalidInput::DroppedByHook`]; the
     /// client's and the queue's methods return `Ok` for it instead.
     ///
     /// ```
-    /// use gamooga_core::{hook::Action, Calls, CustomEvent, Properties, InvalidInput};
+    /// use gamooga::{hook::Action, Calls, CustomEvent, Properties, InvalidInput};
     /// let calls = Calls::new("acme")?.with_before_send(|out| {
     ///     out.properties_mut().set("env", "staging");
     ///     Action::Keep

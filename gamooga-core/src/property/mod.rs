@@ -34,7 +34,7 @@ impl DataType {
     /// The wire code: `"s"`, `"n"` or `"b"`.
     ///
     /// ```
-    /// use gamooga_core::DataType;
+    /// use gamooga::DataType;
     /// assert_eq!(DataType::Number.code(), "n");
     /// assert_eq!(DataType::from_code("n"), Some(DataType::Number));
     /// ```
@@ -210,7 +210,19 @@ number_from!(
 
 /// A property value as it goes on the wire; borrowed where it can be, so writing an event
 /// allocates nothing of its own.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Its `Debug` shows the kind and datatype, never the value (property values are personal
+/// data, and `Debug` output ends up in logs), so neither do [`Property`], [`Properties`] and
+/// `CustomEvent`:
+///
+/// ```
+/// use gamooga::{Properties, Value};
+/// let props = Properties::new().string("email", "alice@example.com");
+/// let shown = format!("{props:?}");
+/// assert!(shown.contains("email") && !shown.contains("alice"));
+/// assert_eq!(format!("{:?}", Value::Bool(true)), "Bool(..)");
+/// ```
+#[derive(Clone, PartialEq)]
 pub enum Value<'a> {
     /// Text, datatype `s`.
     String(Cow<'a, str>),
@@ -485,6 +497,18 @@ macro_rules! pointer_impls {
 }
 pointer_impls!(Box, Arc, Rc);
 
+impl fmt::Debug for Value<'_> {
+    /// The kind (and datatype of a [`Value::Text`]), never the value.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::String(_) => f.write_str("String(..)"),
+            Value::Number(_) => f.write_str("Number(..)"),
+            Value::Bool(_) => f.write_str("Bool(..)"),
+            Value::Text(_, datatype) => write!(f, "Text(.., {datatype:?})"),
+        }
+    }
+}
+
 /// One property of a [`Properties`] list.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Property {
@@ -500,13 +524,13 @@ pub struct Property {
 /// numbers, right here (NaN and infinities are refused).
 ///
 /// ```
-/// use gamooga_core::Properties;
+/// use gamooga::Properties;
 /// let props = Properties::new()
 ///     .string("sku", "A&B")
 ///     .number("amount", 12.5)?
 ///     .boolean("first_order", true);
 /// assert_eq!(props.len(), 3);
-/// # Ok::<(), gamooga_core::InvalidInput>(())
+/// # Ok::<(), gamooga::InvalidInput>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Properties {
@@ -575,7 +599,7 @@ impl Properties {
     /// The value of the first property named `name`.
     ///
     /// ```
-    /// use gamooga_core::{Properties, Value};
+    /// use gamooga::{Properties, Value};
     /// let props = Properties::new().string("plan", "pro");
     /// assert_eq!(props.get("plan"), Some(&Value::String("pro".into())));
     /// assert_eq!(props.get("city"), None);
@@ -595,7 +619,7 @@ impl Properties {
     /// is refused there), so this never fails.
     ///
     /// ```
-    /// use gamooga_core::{Properties, Value};
+    /// use gamooga::{Properties, Value};
     /// let mut props = Properties::new().string("email", "alice@example.com").boolean("vip", true);
     /// props.set("email", "[redacted]");
     /// props.set("app_version", String::from("1.4.2"));
@@ -624,7 +648,7 @@ impl Properties {
     /// Removes every property named `name`; returns the first one's value.
     ///
     /// ```
-    /// use gamooga_core::Properties;
+    /// use gamooga::Properties;
     /// let mut props = Properties::new().string("email", "alice@example.com").boolean("vip", true);
     /// assert!(props.remove("email").is_some());
     /// assert_eq!(props.len(), 1);

@@ -62,8 +62,8 @@ impl Client {
     /// ```
     /// use std::sync::Arc;
     /// use std::time::Duration;
-    /// use gamooga_core::{Client, CustomEvent, Properties, transport::DryRunTransport};
-    /// use gamooga_core::queue::QueueConfig;
+    /// use gamooga::{Client, CustomEvent, Properties, transport::DryRunTransport};
+    /// use gamooga::queue::QueueConfig;
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let client = Client::builder("acme").transport(Arc::new(DryRunTransport::new())).build()?;
     /// let queue = client.queue(QueueConfig::default())?;

@@ -56,7 +56,7 @@ pub enum Overflow {
 /// shows the limit now.
 ///
 /// ```
-/// use gamooga_core::queue::{Concurrency, QueueConfig};
+/// use gamooga::queue::{Concurrency, QueueConfig};
 /// assert_eq!(QueueConfig::default().get_concurrency_policy(), Concurrency::default());
 /// let fixed = QueueConfig::default().concurrency(8); // exactly 8 at most, no adapting
 /// assert_eq!(fixed.get_concurrency_policy(), Concurrency::Fixed(8));
@@ -129,8 +129,8 @@ pub(crate) type DeadLetterHook = Arc<dyn Fn(DeadLetter) + Send + Sync>;
 ///
 /// ```
 /// use std::time::Duration;
-/// use gamooga_core::queue::{Overflow, QueueConfig};
-/// use gamooga_core::retry::RetryPolicy;
+/// use gamooga::queue::{Overflow, QueueConfig};
+/// use gamooga::retry::RetryPolicy;
 /// let config = QueueConfig::default()
 ///     .capacity(50_000)
 ///     .overflow(Overflow::DropOldest)

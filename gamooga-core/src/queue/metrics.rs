@@ -1,7 +1,7 @@
 //! The queue's counters and latency through the [`metrics`](https://docs.rs/metrics) facade
 //! crate (feature `metrics`), so that whatever recorder the application installs (a
 //! Prometheus exporter, OpenTelemetry, statsd, ...) picks them up. Without the feature,
-//! [`QueueMetrics`] does nothing and costs nothing.
+//! the queue's metrics do nothing and cost nothing.
 //!
 //! # What is exported
 //!
@@ -11,7 +11,7 @@
 //!
 //! | name | kind | labels | what |
 //! |---|---|---|---|
-//! | `gamooga_queue_enqueued_total` | counter | company | events accepted ([`QueueStats::enqueued`]) |
+//! | `gamooga_queue_enqueued_total` | counter | company | events accepted ([`QueueStats::enqueued`](crate::queue::QueueStats::enqueued)) |
 //! | `gamooga_queue_replayed_total` | counter | company | of those, spool rows of an earlier run read back |
 //! | `gamooga_queue_delivered_total` | counter | company | events Gamooga answered 200 for |
 //! | `gamooga_queue_dead_lettered_total` | counter | company, reason | accepted events dead-lettered, by [`DeadLetterReason`](crate::queue::DeadLetterReason) (`rejected`, `retries_exhausted`, `unresolved`, `panicked`, `overflow`, `shutdown_deadline`, `queue_dropped`) |
@@ -30,13 +30,13 @@
 //! | `gamooga_queue_attempt_duration_seconds` | histogram | company, endpoint | how long each attempt took |
 //! | `gamooga_queue_depth` | gauge | company | events held now: queued, waiting for a retry, in flight |
 //! | `gamooga_queue_in_flight` | gauge | company | requests in flight now |
-//! | `gamooga_queue_in_flight_limit` | gauge | company | how many may be in flight now ([`QueueStats::in_flight_limit`]) |
+//! | `gamooga_queue_in_flight_limit` | gauge | company | how many may be in flight now ([`QueueStats::in_flight_limit`](crate::queue::QueueStats::in_flight_limit)) |
 //! | `gamooga_queue_waiting_retry` | gauge | company | events waiting for a retry now |
 //! | `gamooga_queue_spool_backlog` | gauge | company | spool rows of an earlier run not read back yet |
-//! | `gamooga_queue_failing` | gauge | company | 1 while deliveries are failing ([`QueueStats::failing_since`]), else 0 |
+//! | `gamooga_queue_failing` | gauge | company | 1 while deliveries are failing ([`QueueStats::failing_since`](crate::queue::QueueStats::failing_since)), else 0 |
 //! | `gamooga_queue_delivery_latency_p50_seconds`, `_p90_`, `_p99_`, `_max_` | gauge | company | delivery latency (accepted to 200, retries included) over the queue's life |
 //!
-//! The counters and gauges come from the queue's own [`QueueStats`], so they agree with it:
+//! The counters and gauges come from the queue's own [`QueueStats`](crate::queue::QueueStats), so they agree with it:
 //! they are exported once a second while the queue runs, when
 //! [`Queue::export_metrics`](crate::queue::Queue::export_metrics) is called, and a last time
 //! when the queue stops (shutdown, or its last handle dropped), when its gauges are taken

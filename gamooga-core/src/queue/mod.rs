@@ -3,10 +3,10 @@
 //! ends up delivered or reported (counted, logged and handed to the dead-letter hook).
 //!
 //! ```no_run
-//! # async fn demo(client: gamooga_core::Client) -> Result<(), Box<dyn std::error::Error>> {
+//! # async fn demo(client: gamooga::Client) -> Result<(), Box<dyn std::error::Error>> {
 //! use std::time::Duration;
-//! use gamooga_core::{CustomEvent, Properties};
-//! use gamooga_core::queue::{Overflow, QueueConfig};
+//! use gamooga::{CustomEvent, Properties};
+//! use gamooga::queue::{Overflow, QueueConfig};
 //!
 //! let queue = client.queue(QueueConfig::default().overflow(Overflow::DropOldest))?;
 //! let event = CustomEvent::new("purchase", Properties::new().number("amount", 12.5)?);
@@ -44,7 +44,9 @@
 //!   `flush` and `shutdown` return.
 //! - **Outages are visible.** When deliveries start failing, one `WARN` names where they go
 //!   and the error (at most one a minute while they keep failing); one `INFO` says when they
-//!   recover. [`QueueStats`] shows `failing_since` and `last_error`. Single retries are logged
+//!   recover. The limit is per queue, not per outage: an outage that starts within a minute of
+//!   the last warning gets neither (a flapping backend logs once a minute, not twice per flap).
+//!   [`QueueStats`] shows `failing_since` and `last_error` for every outage. Single retries are logged
 //!   at `DEBUG`. No user id or property value is logged above `DEBUG`.
 //! - **Concurrency adapts** ([`Concurrency`]): the number of requests in flight grows while
 //!   round trips stay near the fastest seen, and shrinks when latency rises and on each
@@ -94,6 +96,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 pub use crate::dead_letter::{DeadLetter, DeadLetterReason};
+pub use crate::tag::Tag;
 #[doc(hidden)]
 pub use config::AdaptiveAlgorithm;
 pub use config::{Concurrency, Overflow, QueueConfig};
@@ -172,8 +175,9 @@ impl Queue {
     /// Starts a queue delivering through `deliverer`, building typed events with `calls`.
     /// The worker is spawned on the current tokio runtime.
     ///
-    /// Errors: [`Error::Config`] outside a tokio runtime; with a spool, [`Error::Config`]
-    /// naming the file when it cannot be opened, is not a spool, or is corrupt.
+    /// Errors: [`Error::Config`] outside a tokio runtime; with a spool, [`Error::Spool`]
+    /// naming the file and its [`SpoolErrorKind`](crate::error::SpoolErrorKind) when it cannot
+    /// be opened, is in use by another queue, is not a spool, is corrupt or is newer.
     pub fn new<D: Deliver>(
         deliverer: D,
         calls: Calls,
@@ -241,12 +245,13 @@ impl Queue {
     fn offer(
         &self,
         request: Arc<Request>,
+        tag: Option<&Arc<Tag>>,
         waiting: bool,
         spool: Spool<'_>,
     ) -> Result<Offered, EnqueueError> {
         let shared = self.shared();
         let stamp = Stamp::now();
-        let admission = shared.lock().admit(request, waiting, stamp);
+        let admission = shared.lock().admit_tagged(request, tag, waiting, stamp);
         match admission {
             Admission::Accepted(effects) => {
                 shared.apply(effects);
@@ -272,10 +277,12 @@ impl Queue {
                 shared.apply(effects);
                 match spool {
                     Spool::Blocking => {
-                        let written =
-                            shared
-                                .store
-                                .insert_blocking(token, request.clone(), stamp.enqueued_at);
+                        let written = shared.store.insert_blocking(
+                            token,
+                            request.clone(),
+                            stamp.enqueued_at,
+                            tag.cloned(),
+                        );
                         self.written(token, request, written)
                             .map(|()| Offered::Done)
                     }
@@ -284,6 +291,7 @@ impl Queue {
                             token,
                             request.clone(),
                             stamp.enqueued_at,
+                            tag.cloned(),
                         ));
                         Ok(Offered::Writing(token, request))
                     }
@@ -326,10 +334,18 @@ impl Queue {
     /// With a spool, the event is durable when this returns, so this call waits for the
     /// spool's commit (group commit with other enqueues; typically a millisecond or two).
     pub fn try_enqueue(&self, request: Request) -> Result<(), EnqueueError> {
+        self.try_enqueue_with(request, None)
+    }
+
+    fn try_enqueue_with(
+        &self,
+        request: Request,
+        tag: Option<Arc<Tag>>,
+    ) -> Result<(), EnqueueError> {
         if self.dropped_disabled() {
             return Ok(());
         }
-        match self.offer(Arc::new(request), false, Spool::Blocking)? {
+        match self.offer(Arc::new(request), tag.as_ref(), false, Spool::Blocking)? {
             Offered::Full(request) => Err(EnqueueError::Full {
                 request: unwrap_request(request),
                 capacity: self.shared().config.capacity,
@@ -350,6 +366,14 @@ impl Queue {
     /// settles, if it has already waited 1 ms. (So a waiter can wait for the next settlement,
     /// at most the request timeout, while a few slots are free.)
     pub async fn enqueue(&self, request: Request) -> Result<(), EnqueueError> {
+        self.enqueue_with(request, None).await
+    }
+
+    async fn enqueue_with(
+        &self,
+        request: Request,
+        tag: Option<Arc<Tag>>,
+    ) -> Result<(), EnqueueError> {
         if self.dropped_disabled() {
             return Ok(());
         }
@@ -359,7 +383,7 @@ impl Queue {
             tokio::pin!(notified);
             notified.as_mut().enable();
             let mut write = None;
-            match self.offer(request, true, Spool::Async(&mut write))? {
+            match self.offer(request, tag.as_ref(), true, Spool::Async(&mut write))? {
                 Offered::Done => return Ok(()),
                 Offered::Full(back) => {
                     request = back;
@@ -374,6 +398,53 @@ impl Queue {
                 }
             }
         }
+    }
+
+    /// [`enqueue`](Self::enqueue) with the caller's [`Tag`]: given back in the event's
+    /// [`DeadLetter`] ([`DeadLetter::tag`]) and, with a spool, stored in its row, where it
+    /// moves the source's cursor ([`Spool::cursor`](crate::spool::Spool::cursor)) in the
+    /// transaction that writes the row.
+    ///
+    /// **Order.** Spool writes commit in the order they start: at the first poll that finds
+    /// room (at once when the queue is not full). So when every enqueue of a source is first
+    /// polled in position order, with room, the cursor is a position before which every
+    /// event is in the spool: an importer can start again after it, after a crash too. (The
+    /// `gamooga import` command polls each enqueue once as it creates it, and never enqueues
+    /// more than the queue has room for.)
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use gamooga::{Client, CustomEvent, Properties, transport::DryRunTransport};
+    /// # use gamooga::queue::{QueueConfig, Tag};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let client = Client::builder("acme").transport(Arc::new(DryRunTransport::new())).build()?;
+    /// let queue = client.queue(QueueConfig::default().dead_letter(|dl| {
+    ///     if let Some(tag) = dl.tag() {
+    ///         eprintln!("row at line {} of {} failed: {}", tag.extra(), tag.source(), dl.reason());
+    ///     }
+    /// }))?;
+    /// let request = queue.calls().track("user-42", &CustomEvent::new("login", Properties::new()))?;
+    /// queue.enqueue_tagged(request, Tag::new("logins.csv", 1_024).with_extra(17)).await?;
+    /// # queue.flush().await;
+    /// # Ok(()) }
+    /// ```
+    pub async fn enqueue_tagged(&self, request: Request, tag: Tag) -> Result<(), EnqueueError> {
+        self.enqueue_with(request, Some(Arc::new(tag))).await
+    }
+
+    /// [`try_enqueue`](Self::try_enqueue) with the caller's [`Tag`] (see
+    /// [`enqueue_tagged`](Self::enqueue_tagged)).
+    pub fn try_enqueue_tagged(&self, request: Request, tag: Tag) -> Result<(), EnqueueError> {
+        self.try_enqueue_with(request, Some(Arc::new(tag)))
+    }
+
+    /// Records that `tag`'s position was handled with nothing to send (a row refused before
+    /// it was built, say): with a spool, the source's cursor moves to it if it is greater, in
+    /// order with the writes started before this call, and counts it as
+    /// [`marked`](crate::spool::Cursor::marked). Without a spool it does nothing. It does not
+    /// wait for the commit.
+    pub fn mark_position(&self, tag: Tag) {
+        self.shared().store.mark(tag);
     }
 
     /// Builds an event by user id ([`Calls::track`]) and queues it without waiting.
@@ -471,8 +542,8 @@ impl Queue {
     /// ```
     /// use std::sync::Arc;
     /// use std::time::Duration;
-    /// use gamooga_core::{transport::DryRunTransport, Client, Properties};
-    /// use gamooga_core::queue::QueueConfig;
+    /// use gamooga::{transport::DryRunTransport, Client, Properties};
+    /// use gamooga::queue::QueueConfig;
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let dry = Arc::new(DryRunTransport::new());
     /// let client = Client::builder("acme").transport(dry.clone()).build()?;
@@ -562,8 +633,8 @@ impl Queue {
     /// ```
     /// # use std::sync::Arc;
     /// # use std::time::Duration;
-    /// # use gamooga_core::{Client, CustomEvent, Properties, transport::DryRunTransport};
-    /// # use gamooga_core::queue::QueueConfig;
+    /// # use gamooga::{Client, CustomEvent, Properties, transport::DryRunTransport};
+    /// # use gamooga::queue::QueueConfig;
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let client = Client::builder("acme").transport(Arc::new(DryRunTransport::new())).build()?;
     /// let queue = client.queue(QueueConfig::default())?;
@@ -635,13 +706,21 @@ impl Queue {
         }
     }
 
+    /// How many events could be enqueued now without waiting for room (the capacity less
+    /// what is held: ready, waiting for a retry, in flight, being written to the spool,
+    /// reserved for a replay page). It only grows until the next enqueue or replay page, so a
+    /// single enqueuer that sees room here is taken in at its first poll, in its order.
+    pub fn room(&self) -> usize {
+        self.shared().lock().room()
+    }
+
     /// A snapshot of the live counters (see [`QueueStats`] for the identity they keep).
     pub fn stats(&self) -> QueueStats {
         self.shared().stats()
     }
 
     /// Exports the counters and gauges through the `metrics` facade now, rather than at the
-    /// next second (see [`metrics`](self::metrics) for the names). Does nothing once the queue
+    /// next second (see [`metrics`] for the names). Does nothing once the queue
     /// stopped (its last export was made then).
     #[cfg(feature = "metrics")]
     pub fn export_metrics(&self) {

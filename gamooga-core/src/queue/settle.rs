@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::dead_letter::DeadLetterReason;
 use crate::error::Error;
-use crate::retry::RetryPolicy;
+use crate::retry::{RetryPolicy, FOREVER};
 
 /// The outcome of one delivery attempt.
 #[derive(Debug, Clone, Copy)]
@@ -80,8 +80,8 @@ pub struct Decision {
 ///
 /// ```
 /// use std::time::Duration;
-/// use gamooga_core::queue::{DeliveryRules, Outcome, Verdict, PauseCause};
-/// use gamooga_core::{Endpoint, Error, RetryPolicy};
+/// use gamooga::queue::{DeliveryRules, Outcome, Verdict, PauseCause};
+/// use gamooga::{Endpoint, Error, RetryPolicy};
 ///
 /// let rules = DeliveryRules::new(RetryPolicy::background());
 /// let busy = Error::Http { call: Endpoint::Evwid, host: "evbk.gamooga.com".into(), status: 429, body: String::new(), attempts: 1, retry_after: Some(Duration::from_secs(2)) };
@@ -156,11 +156,9 @@ impl DeliveryRules {
             let wait = error
                 .retry_after()
                 .filter(|d| !d.is_zero())
-                .unwrap_or(self.pause_floor);
-            let within = self
-                .retry
-                .max_elapsed
-                .is_none_or(|max| elapsed.saturating_add(wait) < max);
+                .unwrap_or(self.pause_floor)
+                .min(FOREVER);
+            let within = self.retry.within_budget(elapsed, wait);
             return Decision {
                 verdict: if within {
                     Verdict::Retry(wait)
@@ -320,6 +318,31 @@ mod tests {
         assert_eq!(d.pause.map(|p| p.cause), Some(PauseCause::Unresolved));
         let d = r.decide(Outcome::Failed(&html), 1, Duration::from_secs(60));
         assert_eq!(d.verdict, Verdict::Dead(DeadLetterReason::Unresolved));
+    }
+
+    #[test]
+    fn a_forever_budget_never_ends_a_resolution_wait() {
+        // max_elapsed(Some(Duration::MAX)) means "retry forever": a resolver asking for a
+        // wait of Duration::MAX used to dead-letter the event (elapsed + MAX saturated to MAX,
+        // which is not below MAX).
+        let r = DeliveryRules::new(RetryPolicy::background().max_elapsed(Some(Duration::MAX)));
+        let unresolved = Error::Resolve {
+            cause: Box::new(Error::Decode {
+                call: crate::call::Endpoint::CompanyInfo,
+                reason: "not JSON".into(),
+                body: "<html>".into(),
+            }),
+            host: "config.test".into(),
+            retry_in: Duration::MAX,
+            attempts: 1,
+        };
+        let d = r.decide(
+            Outcome::Failed(&unresolved),
+            1,
+            Duration::from_secs(1 << 40),
+        );
+        assert_eq!(d.verdict, Verdict::Retry(FOREVER));
+        assert!(later(Instant::now(), FOREVER) > Instant::now());
     }
 
     #[test]

@@ -201,14 +201,22 @@ impl Shared {
             row,
             reason,
             error,
+            tag,
         } = job;
         let note = match (&error, reason) {
             (Some(e), _) => Some(e.to_string()),
             (None, DeadLetterReason::Panicked) => Some("the delivery attempt panicked".into()),
             (None, _) => None,
         };
-        self.store
-            .dead(row, &request, enqueued_at, reason, attempts, note);
+        self.store.dead(
+            row,
+            &request,
+            enqueued_at,
+            tag.as_ref(),
+            reason,
+            attempts,
+            note,
+        );
         let endpoint = request.endpoint().name();
         contained(|| match &error {
             _ if !log => {}
@@ -234,6 +242,7 @@ impl Shared {
                 attempts,
                 error,
                 enqueued_at,
+                tag,
             };
             // A panicking hook must not take a delivery task (or an enqueue) down with the
             // event still unsettled: that would stall flush and delivery for good.
@@ -303,7 +312,14 @@ impl Intake for Shared {
         {
             let mut st = self.lock();
             for c in commits {
-                st.commit(c.token, c.request, c.enqueued_at, c.row, &mut effects);
+                st.commit(
+                    c.token,
+                    c.request,
+                    c.enqueued_at,
+                    c.row,
+                    c.tag,
+                    &mut effects,
+                );
             }
         }
         self.apply(effects);

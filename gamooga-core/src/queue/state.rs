@@ -29,6 +29,7 @@ use crate::queue::limit::{self, Limit, Sample, Signal};
 use crate::queue::settle::{later, DeliveryRules, Outcome, PauseCause, Verdict};
 use crate::queue::stats::{DeadLetterCounts, Histogram, QueueStats};
 use crate::queue::store::{Backlog, Page, Replayed};
+use crate::tag::Tag;
 
 /// Free slots that wake enqueues waiting for room (see [`State::room_for_waiters`]).
 const ROOM_BATCH: usize = 32;
@@ -50,6 +51,8 @@ struct Entry {
     attempts: u32,
     /// The spool row (0: not spooled).
     row: i64,
+    /// The caller's tag, given back in its dead letter.
+    tag: Option<Arc<Tag>>,
 }
 
 /// When an event was accepted, read before the lock is taken.
@@ -80,6 +83,7 @@ pub(super) struct DeadJob {
     pub(super) row: i64,
     pub(super) reason: DeadLetterReason,
     pub(super) error: Option<Error>,
+    pub(super) tag: Option<Arc<Tag>>,
 }
 
 impl DeadJob {
@@ -90,6 +94,7 @@ impl DeadJob {
             enqueued_at: e.enqueued_at,
             attempts: e.attempts,
             row: e.row,
+            tag: e.tag,
             reason,
             error: error.map(|err| err.with_attempts(e.attempts)),
         }
@@ -321,7 +326,7 @@ impl State {
             + self.replay.reserved
     }
 
-    fn room(&self) -> usize {
+    pub(super) fn room(&self) -> usize {
         self.capacity.saturating_sub(self.held())
     }
 
@@ -330,9 +335,22 @@ impl State {
 
     /// Takes a new event in, or says why not. `waiting`: an `enqueue` that waits for room
     /// under [`Overflow::Wait`] (its `Notified` is enabled; it is registered here).
+    #[cfg(test)]
     pub(super) fn admit(
         &mut self,
         request: Arc<Request>,
+        waiting: bool,
+        stamp: Stamp,
+    ) -> Admission {
+        self.admit_tagged(request, None, waiting, stamp)
+    }
+
+    /// Takes a new event in (as `admit`) with the caller's tag (kept with the event when it is
+    /// accepted in memory or dropped; a spooled one gets it back at [`commit`](Self::commit)).
+    pub(super) fn admit_tagged(
+        &mut self,
+        request: Arc<Request>,
+        tag: Option<&Arc<Tag>>,
         waiting: bool,
         stamp: Stamp,
     ) -> Admission {
@@ -350,11 +368,13 @@ impl State {
                     self.refused += 1;
                     return Admission::Refused(request);
                 }
-                Overflow::DropNewest => return Admission::Dropped(self.drop_new(request, stamp)),
+                Overflow::DropNewest => {
+                    return Admission::Dropped(self.drop_new(request, tag, stamp))
+                }
                 Overflow::DropOldest => match self.evict() {
                     Some(job) => effects.dead = Some(job),
                     // Everything held is in flight: the new event goes instead.
-                    None => return Admission::Dropped(self.drop_new(request, stamp)),
+                    None => return Admission::Dropped(self.drop_new(request, tag, stamp)),
                 },
             }
         }
@@ -375,12 +395,13 @@ impl State {
             first_attempt: None,
             attempts: 0,
             row: 0,
+            tag: tag.cloned(),
         });
         Admission::Accepted(effects)
     }
 
     /// A dropped newest event: never accepted, counted apart.
-    fn drop_new(&mut self, request: Arc<Request>, stamp: Stamp) -> DeadJob {
+    fn drop_new(&mut self, request: Arc<Request>, tag: Option<&Arc<Tag>>, stamp: Stamp) -> DeadJob {
         self.dropped += 1;
         DeadJob {
             id: None,
@@ -390,6 +411,7 @@ impl State {
             row: 0,
             reason: DeadLetterReason::Overflow,
             error: None,
+            tag: tag.cloned(),
         }
     }
 
@@ -427,6 +449,7 @@ impl State {
         request: &Arc<Request>,
         enqueued_at: SystemTime,
         row: Option<i64>,
+        tag: Option<&Arc<Tag>>,
         effects: &mut Effects,
     ) {
         if !self.reserving.remove(&token) {
@@ -442,6 +465,7 @@ impl State {
                     first_attempt: None,
                     attempts: 0,
                     row,
+                    tag: tag.cloned(),
                 });
             }
             Some(_) => {
@@ -491,6 +515,7 @@ impl State {
             row,
             request,
             enqueued_at,
+            tag,
         } in page.rows
         {
             let id = if self.replay.next_id < self.replay.end_id {
@@ -517,6 +542,7 @@ impl State {
                 first_attempt: None,
                 attempts: 0,
                 row,
+                tag,
             });
         }
         self.replay.after = page.last;
@@ -1156,11 +1182,11 @@ mod tests {
         };
         assert_eq!(st.held(), 1, "the reservation holds room");
         let mut fx = Effects::default();
-        st.commit(token, &req, SystemTime::now(), Some(7), &mut fx);
+        st.commit(token, &req, SystemTime::now(), Some(7), None, &mut fx);
         assert_eq!(st.stats(0).enqueued, 1);
         // The writer's answer was lost after it committed: the late abort changes nothing.
         let _ = st.abort(token);
-        st.commit(token, &req, SystemTime::now(), Some(7), &mut fx);
+        st.commit(token, &req, SystemTime::now(), Some(7), None, &mut fx);
         let s = st.stats(0);
         assert_eq!((s.enqueued, s.depth, s.refused), (1, 1, 0), "{s:?}");
         identity(&st);
@@ -1175,7 +1201,7 @@ mod tests {
             panic!()
         };
         let _ = st.abort(token);
-        st.commit(token, &req, SystemTime::now(), Some(8), &mut fx);
+        st.commit(token, &req, SystemTime::now(), Some(8), None, &mut fx);
         assert_eq!(st.stats(0).enqueued, 1);
         assert!(!st.outstanding.contains(&token));
 
@@ -1189,7 +1215,7 @@ mod tests {
             panic!()
         };
         let _ = st.drain(DeadLetterReason::ShutdownDeadline);
-        st.commit(token, &req, SystemTime::now(), Some(9), &mut fx);
+        st.commit(token, &req, SystemTime::now(), Some(9), None, &mut fx);
         let s = st.stats(0);
         assert_eq!((s.enqueued, s.still_spooled), (2, 2), "{s:?}");
         identity(&st);

@@ -91,8 +91,8 @@ impl DeadLetterCounts {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # use std::sync::Arc;
-/// # use gamooga_core::{Client, CustomEvent, Properties, transport::DryRunTransport};
-/// # use gamooga_core::queue::QueueConfig;
+/// # use gamooga::{Client, CustomEvent, Properties, transport::DryRunTransport};
+/// # use gamooga::queue::QueueConfig;
 /// # let client = Client::builder("acme").transport(Arc::new(DryRunTransport::new())).build()?;
 /// let queue = client.queue(QueueConfig::default())?;
 /// queue.try_track("user-42", &CustomEvent::new("login", Properties::new()))?;

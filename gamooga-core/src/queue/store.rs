@@ -13,6 +13,7 @@ use crate::call::Request;
 use crate::dead_letter::DeadLetterReason;
 use crate::error::Error;
 use crate::queue::config::QueueConfig;
+use crate::tag::Tag;
 
 /// The spool rows an earlier run left, when the store opened.
 #[derive(Debug, Clone, Copy)]
@@ -28,6 +29,7 @@ pub(super) struct Replayed {
     pub(super) row: i64,
     pub(super) request: Request,
     pub(super) enqueued_at: SystemTime,
+    pub(super) tag: Option<Arc<Tag>>,
 }
 
 /// A page of rows read back.
@@ -56,6 +58,7 @@ pub(super) struct Commit<'a> {
     pub(super) token: u64,
     pub(super) request: &'a Arc<Request>,
     pub(super) enqueued_at: SystemTime,
+    pub(super) tag: Option<&'a Arc<Tag>>,
     /// The row, or `None` when the write failed.
     pub(super) row: Option<i64>,
 }
@@ -124,12 +127,13 @@ impl Store {
         token: u64,
         request: Arc<Request>,
         enqueued_at: SystemTime,
+        tag: Option<Arc<Tag>>,
     ) -> Result<(), WriteError> {
         #[cfg(feature = "spool")]
         if let Some(s) = &self.spool {
-            return s.insert_blocking(token, request, enqueued_at);
+            return s.insert_blocking(token, request, enqueued_at, tag);
         }
-        let _ = (token, request, enqueued_at);
+        let _ = (token, request, enqueued_at, tag);
         Err(WriteError::Failed("no spool".into()))
     }
 
@@ -139,12 +143,13 @@ impl Store {
         token: u64,
         request: Arc<Request>,
         enqueued_at: SystemTime,
+        tag: Option<Arc<Tag>>,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), WriteError>> + Send>> {
         #[cfg(feature = "spool")]
         if let Some(s) = &self.spool {
-            return Box::pin(s.insert(token, request, enqueued_at));
+            return Box::pin(s.insert(token, request, enqueued_at, tag));
         }
-        let _ = (token, request, enqueued_at);
+        let _ = (token, request, enqueued_at, tag);
         Box::pin(std::future::ready(Err(WriteError::Failed(
             "no spool".into(),
         ))))
@@ -160,12 +165,14 @@ impl Store {
         let _ = row;
     }
 
-    /// Records a dead letter: on its row (`row` != 0), or as a new dead row.
+    /// Records a dead letter: on its row (`row` != 0), or as a new dead row (with its tag).
+    #[allow(clippy::too_many_arguments)] // one dead letter's fields, passed through
     pub(super) fn dead(
         &self,
         row: i64,
         request: &Arc<Request>,
         enqueued_at: SystemTime,
+        tag: Option<&Arc<Tag>>,
         reason: DeadLetterReason,
         attempts: u32,
         note: Option<String>,
@@ -176,13 +183,25 @@ impl Store {
                 row: (row != 0).then_some(row),
                 request: request.clone(),
                 enqueued_at,
+                tag: tag.cloned(),
                 reason,
                 attempts,
                 error: note,
             });
         }
         #[cfg(not(feature = "spool"))]
-        let _ = (row, request, enqueued_at, reason, attempts, note);
+        let _ = (row, request, enqueued_at, tag, reason, attempts, note);
+    }
+
+    /// Advances `tag`'s cursor with no event, in order with the writes before it (nothing
+    /// without a spool).
+    pub(super) fn mark(&self, tag: Tag) {
+        #[cfg(feature = "spool")]
+        if let Some(s) = &self.spool {
+            s.writer.mark(tag);
+        }
+        #[cfg(not(feature = "spool"))]
+        let _ = tag;
     }
 
     /// Reads the next page of rows left by an earlier run.
@@ -243,6 +262,7 @@ mod spooled {
     use crate::error::Error;
     use crate::queue::config::QueueConfig;
     use crate::spool::{CommitSink, Committed, InsertError, SpoolWriter};
+    use crate::tag::Tag;
 
     pub(super) struct Spooled {
         pub(super) writer: SpoolWriter,
@@ -263,6 +283,7 @@ mod spooled {
                     token: c.token,
                     request: c.request,
                     enqueued_at: c.enqueued_at,
+                    tag: c.tag,
                     row: c.row.ok(),
                 })
                 .collect();
@@ -279,6 +300,7 @@ mod spooled {
                     row: r.id,
                     request: r.request,
                     enqueued_at: r.enqueued_at,
+                    tag: r.tag,
                 })
                 .collect(),
             last: p.last,
@@ -328,9 +350,10 @@ mod spooled {
             token: u64,
             request: Arc<Request>,
             enqueued_at: SystemTime,
+            tag: Option<Arc<Tag>>,
         ) -> Result<(), WriteError> {
             self.writer
-                .insert_blocking(token, request, enqueued_at)
+                .insert_blocking(token, request, enqueued_at, tag)
                 .map_err(write_error)
         }
 
@@ -339,8 +362,9 @@ mod spooled {
             token: u64,
             request: Arc<Request>,
             enqueued_at: SystemTime,
+            tag: Option<Arc<Tag>>,
         ) -> impl std::future::Future<Output = Result<(), WriteError>> + Send + 'static {
-            let sent = self.writer.insert(token, request, enqueued_at);
+            let sent = self.writer.insert(token, request, enqueued_at, tag);
             async move { sent.await.map_err(write_error) }
         }
     }

@@ -58,8 +58,8 @@ impl RecordedRequest {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use gamooga_core::{client::Client, transport::DryRunTransport, CustomEvent, Properties};
-/// # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga_core::Result<()> {
+/// use gamooga::{client::Client, transport::DryRunTransport, CustomEvent, Properties};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> gamooga::Result<()> {
 /// let dry = Arc::new(DryRunTransport::new());
 /// let client = Client::builder("acme").transport(dry.clone()).build()?;
 /// client.track("user-42", &CustomEvent::new("login", Properties::new())).await?;

@@ -68,10 +68,10 @@ const MAX_IDLE: usize = crate::queue::QueueConfig::MAX_CONCURRENCY;
 ///
 /// ```
 /// use std::{sync::Arc, time::Duration};
-/// use gamooga_core::{client::Client, transport::HyperTransport};
+/// use gamooga::{client::Client, transport::HyperTransport};
 /// let transport = HyperTransport::new(Duration::from_secs(5), Some("my-shop/1.4"))?;
 /// let client = Client::builder("acme").transport(Arc::new(transport)).build()?;
-/// # Ok::<(), gamooga_core::Error>(())
+/// # Ok::<(), gamooga::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct HyperTransport {

@@ -107,7 +107,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// [module docs](self#reporting-the-phase-from-your-own-transport) for which phase to report.
 ///
 /// ```
-/// use gamooga_core::transport::{
+/// use gamooga::transport::{
 ///     BoxFuture, HttpRequest, HttpResponse, Phase, Transport, TransportError,
 /// };
 ///
@@ -217,7 +217,7 @@ impl HttpResponse {
 /// Why a transport got no answer, and whether the request can have reached Gamooga.
 ///
 /// ```
-/// use gamooga_core::transport::{Phase, TransportError};
+/// use gamooga::transport::{Phase, TransportError};
 /// let refused = TransportError::connection(Phase::NotSent, "connection refused");
 /// assert_eq!(refused.phase(), Phase::NotSent);
 /// assert_eq!(TransportError::timeout(Phase::Unknown).phase(), Phase::Unknown);
@@ -273,7 +273,7 @@ impl TransportError {
 ///
 /// ```
 /// use std::time::{Duration, SystemTime};
-/// use gamooga_core::transport::parse_retry_after;
+/// use gamooga::transport::parse_retry_after;
 /// assert_eq!(parse_retry_after("3", SystemTime::now()), Some(Duration::from_secs(3)));
 /// assert_eq!(parse_retry_after("soon", SystemTime::now()), None);
 /// ```

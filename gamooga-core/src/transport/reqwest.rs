@@ -27,10 +27,10 @@ use crate::retry::finite;
 ///
 /// ```
 /// use std::{sync::Arc, time::Duration};
-/// use gamooga_core::{client::Client, transport::ReqwestTransport};
+/// use gamooga::{client::Client, transport::ReqwestTransport};
 /// let transport = ReqwestTransport::new(Duration::from_secs(5), Duration::from_secs(10), None)?;
 /// let client = Client::builder("acme").transport(Arc::new(transport)).build()?;
-/// # Ok::<(), gamooga_core::Error>(())
+/// # Ok::<(), gamooga::Error>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct ReqwestTransport {

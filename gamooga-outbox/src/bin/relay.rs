@@ -6,15 +6,18 @@
 //!
 //! Prints one JSON line when it runs (`{"ready":"<name>"}`) and one with its report when it
 //! stops. Settings come from the flags, else the environment: `DATABASE_URL`,
-//! `GAMOOGA_COMPANY_ID`, `GAMOOGA_CONFIG_URL`, `GAMOOGA_BACKEND`. (The CLI's
-//! `gamooga relay` will do the same with logs and progress.)
+//! `GAMOOGA_COMPANY_ID`, `GAMOOGA_CONFIG_URL`, `GAMOOGA_BACKEND`.
+//!
+//! The CLI's `gamooga relay` takes the same flags and runs the same code
+//! ([`gamooga_outbox::process`]), with logs and a report for people; this program stays for
+//! images that want a small binary without the CLI (no clap, no emulator, no progress bars).
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use gamooga_core::retry::RetryPolicy;
 use gamooga_core::Client;
-use gamooga_outbox::{Relay, RelayReport};
+use gamooga_outbox::process::{self, RelayOptions};
+use gamooga_outbox::RelayReport;
 
 const HELP: &str = "\
 gamooga-outbox-relay: delivers a company's Gamooga outbox rows until SIGTERM or Ctrl-C
@@ -45,18 +48,8 @@ struct Args {
     company: Option<String>,
     config_url: Option<String>,
     backend: Option<String>,
-    name: Option<String>,
-    batch_size: Option<usize>,
-    concurrency: Option<usize>,
-    lease_ms: Option<u64>,
     timeout_ms: Option<u64>,
-    max_attempts: Option<u32>,
-    initial_backoff_ms: Option<u64>,
-    max_backoff_ms: Option<u64>,
-    max_elapsed: Option<Option<u64>>,
-    idle_poll_ms: Option<u64>,
-    grace_ms: Option<u64>,
-    migrate: bool,
+    relay: RelayOptions,
 }
 
 fn parse() -> Result<Option<Args>, lexopt::Error> {
@@ -69,28 +62,32 @@ fn parse() -> Result<Option<Args>, lexopt::Error> {
             Long("company") => args.company = Some(parser.value()?.string()?),
             Long("config-url") => args.config_url = Some(parser.value()?.string()?),
             Long("backend") => args.backend = Some(parser.value()?.string()?),
-            Long("name") => args.name = Some(parser.value()?.string()?),
-            Long("batch-size") => args.batch_size = Some(parser.value()?.parse()?),
-            Long("concurrency") => args.concurrency = Some(parser.value()?.parse()?),
-            Long("lease-ms") => args.lease_ms = Some(parser.value()?.parse()?),
+            Long("name") => args.relay.name = Some(parser.value()?.string()?),
+            Long("batch-size") => args.relay.batch_size = Some(parser.value()?.parse()?),
+            Long("concurrency") => args.relay.concurrency = Some(parser.value()?.parse()?),
+            Long("lease-ms") => args.relay.lease = Some(ms(parser.value()?.parse()?)),
             Long("timeout-ms") => args.timeout_ms = Some(parser.value()?.parse()?),
-            Long("max-attempts") => args.max_attempts = Some(parser.value()?.parse()?),
-            Long("initial-backoff-ms") => args.initial_backoff_ms = Some(parser.value()?.parse()?),
-            Long("max-backoff-ms") => args.max_backoff_ms = Some(parser.value()?.parse()?),
+            Long("max-attempts") => args.relay.max_attempts = Some(parser.value()?.parse()?),
+            Long("initial-backoff-ms") => {
+                args.relay.initial_backoff = Some(ms(parser.value()?.parse()?))
+            }
+            Long("max-backoff-ms") => args.relay.max_backoff = Some(ms(parser.value()?.parse()?)),
             Long("max-elapsed-s") => {
                 let v = parser.value()?.string()?;
-                args.max_elapsed = Some(if v == "none" {
+                args.relay.max_elapsed = Some(if v == "none" {
                     None
                 } else {
-                    Some(v.parse().map_err(|e| lexopt::Error::ParsingFailed {
-                        value: v.clone(),
-                        error: Box::new(e),
-                    })?)
+                    Some(Duration::from_secs(v.parse().map_err(|e| {
+                        lexopt::Error::ParsingFailed {
+                            value: v.clone(),
+                            error: Box::new(e),
+                        }
+                    })?))
                 });
             }
-            Long("idle-poll-ms") => args.idle_poll_ms = Some(parser.value()?.parse()?),
-            Long("grace-ms") => args.grace_ms = Some(parser.value()?.parse()?),
-            Long("migrate") => args.migrate = true,
+            Long("idle-poll-ms") => args.relay.idle_poll = Some(ms(parser.value()?.parse()?)),
+            Long("grace-ms") => args.relay.shutdown_grace = Some(ms(parser.value()?.parse()?)),
+            Long("migrate") => args.relay.migrate = true,
             Short('h') | Long("help") => return Ok(None),
             _ => return Err(arg.unexpected()),
         }
@@ -127,93 +124,19 @@ async fn run(args: Args) -> Result<RelayReport, Box<dyn std::error::Error>> {
         builder = builder.timeout(Duration::from_millis(ms));
     }
     let client = builder.build()?;
-
-    let pool = gamooga_outbox::connect(&database_url).await?;
-    if args.migrate {
-        gamooga_outbox::migrate(&pool).await?;
-    }
-    let mut retry = RetryPolicy::background();
-    if let Some(n) = args.max_attempts {
-        retry = retry.max_attempts(n);
-    }
-    if let Some(ms) = args.initial_backoff_ms {
-        retry = retry.initial_backoff(Duration::from_millis(ms));
-    }
-    if let Some(ms) = args.max_backoff_ms {
-        retry = retry.max_backoff(Duration::from_millis(ms));
-    }
-    if let Some(s) = args.max_elapsed {
-        retry = retry.max_elapsed(s.map(Duration::from_secs));
-    }
-    let mut relay = Relay::new(pool, client).retry(retry);
-    if let Some(name) = args.name {
-        relay = relay.name(name);
-    }
-    if let Some(n) = args.batch_size {
-        relay = relay.batch_size(n);
-    }
-    if let Some(n) = args.concurrency {
-        relay = relay.concurrency(n);
-    }
-    if let Some(ms) = args.lease_ms {
-        relay = relay.lease(Duration::from_millis(ms));
-    }
-    if let Some(ms) = args.idle_poll_ms {
-        relay = relay.idle_poll(Duration::from_millis(ms));
-    }
-    if let Some(ms) = args.grace_ms {
-        relay = relay.shutdown_grace(Duration::from_millis(ms));
-    }
-    let handle = relay.start().await?;
-    println!("{}", serde_json::json!({ "ready": handle.name() }));
-    stop_signal().await;
-    let grace = handle.config().shutdown_grace();
-    Ok(handle.shutdown(grace).await)
+    let report = process::run(
+        &database_url,
+        client,
+        &args.relay,
+        |relay| println!("{}", serde_json::json!({ "ready": relay.name() })),
+        process::stop_signal(),
+    )
+    .await?;
+    Ok(report)
 }
 
-/// SIGTERM (what container runtimes and `kill` send) or Ctrl-C.
-async fn stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-fn report_json(report: &RelayReport) -> serde_json::Value {
-    let s = &report.stats;
-    serde_json::json!({
-        "name": s.name,
-        "company": s.company,
-        "completed": report.completed,
-        "claimed": s.claimed,
-        "delivered": s.delivered,
-        "retried": s.retried,
-        "dead_lettered": s.dead_lettered,
-        "released": s.released,
-        "abandoned": s.abandoned,
-        "ambiguous": s.ambiguous,
-        "lease_lost": s.lease_lost,
-        "unsettled": s.unsettled,
-        "backpressure_pauses": s.backpressure_pauses,
-        "resolution_pauses": s.resolution_pauses,
-        "pauses_observed": s.pauses_observed,
-        "database_errors": s.database_errors,
-    })
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
 }
 
 fn main() -> ExitCode {
@@ -240,7 +163,7 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(args)) {
         Ok(report) => {
-            println!("{}", report_json(&report));
+            println!("{}", process::report_json(&report));
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -6,24 +6,22 @@
 //! - a reader thread streams the rows ([`source`]), each with its position (byte offset and
 //!   line), maps them to requests with the SDK's call builders ([`mapping`]) and hands them
 //!   over a bounded channel, so memory does not grow with the file;
-//! - the main task paces them (`--rate`), notes which row each request is ([`tracker`]) and
-//!   enqueues them (up to 512 enqueues in flight, polled in place, so the spool's group
-//!   commit batches them),
-//!   never holding more rows than the queue's capacity;
-//! - rows refused by the reader or the SDK's checks, and dead letters, go to the rejects
-//!   file ([`rejects`]) with their line;
-//! - Ctrl-C (or SIGTERM) stops reading, waits for the enqueues in flight, and shuts the
-//!   queue down within `--shutdown-timeout`: accepted rows not yet delivered stay in the
-//!   spool. Every row before the printed `--start-at BYTE:LINE` was accepted or refused, so
-//!   running the command again with it goes on where this run stopped (the spool's rows
-//!   first).
-//!
-//! TODO(resume, after the spool rework): a checkpoint committed with each spool row, so that
-//! running the same command again after any stop (SIGKILL included) skips the rows already
-//! accepted without `--start-at`. The pieces are here: every accepted row has a known
-//! position (`Settled::end`), and [`source::open`] starts reading at any row position.
+//! - the main task paces them (`--rate`) and enqueues each with a [`Tag`] (the file's
+//!   fingerprint, the row's byte offset, its line): up to 512 enqueues in flight, so the
+//!   spool's group commit batches them, and never more rows than the queue has room for.
+//!   Each enqueue is polled once as it is made, so the spool writes start in file order;
+//! - the spool keeps, in the transaction of each batch of rows, the cursor of the file: the
+//!   greatest row position written. Rows refused before sending go to the rejects file
+//!   ([`rejects`]) and then move the cursor too ([`Queue::mark_position`]). So after any
+//!   stop (Ctrl-C, SIGTERM, a kill, a crash), every row at or before the cursor was accepted
+//!   or rejected, and running the same command again delivers what the spool still holds
+//!   first, then reads on after the cursor;
+//! - dead letters go to the rejects file with their line, from their tag;
+//! - a journal of attempts ([`journal`]) lets the run after a kill count the rows that may
+//!   arrive twice.
 
 mod csv;
+mod journal;
 mod mapping;
 mod ndjson;
 mod progress;
@@ -42,17 +40,19 @@ use std::time::{Duration, Instant};
 use clap::{ArgGroup, Args};
 use futures_util::stream::{FuturesOrdered, StreamExt};
 use futures_util::FutureExt;
-use gamooga::queue::{DeadLetter, EnqueueError, Queue, QueueConfig};
-use gamooga::spool::Spool;
+use gamooga::error::SpoolErrorKind;
+use gamooga::queue::{DeadLetter, EnqueueError, Queue, QueueConfig, Tag};
+use gamooga::spool::{Cursor, DeadLetterRetention, Spool};
 use gamooga::{DataType, Request};
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, watch};
 
+use self::journal::Journal;
 use self::mapping::{EventName, Identity, Kind, Mapping};
 use self::progress::{Progress, Sample};
 use self::rejects::Rejects;
 use self::source::{BadRow, Format, Next, RowPos, Source};
-use self::tracker::{key, Held, Tracker};
+use self::tracker::{Counts, Tracker};
 use crate::config::ConnectionArgs;
 use crate::error::{CliError, Exit};
 use crate::output::{shell_quote, Output};
@@ -73,8 +73,10 @@ Rows that cannot be sent (bad quoting, bad JSON, a missing id, a value that does
 its type) and rows Gamooga refuses go to FILE.rejects.ndjson with their line and reason;
 the other rows go on. The exit status is 1 when any row failed.
 
-The spool (FILE.gamooga-spool) keeps every accepted row until Gamooga answered 200.
-After Ctrl-C, the command to go on where it stopped is printed.";
+The spool (FILE.gamooga-spool) keeps every accepted row until Gamooga answered 200, and a
+checkpoint of the file committed with the rows. After any stop (Ctrl-C, a kill, a crash),
+running the same command again delivers what the spool holds first, then goes on after
+the last row accepted: no row is lost, none accepted is read twice.";
 
 /// The arguments of `gamooga import`; [`LONG_ABOUT`] says what they mean.
 #[derive(Debug, Args)]
@@ -144,13 +146,14 @@ pub struct ImportArgs {
     #[arg(long, value_name = "PATH")]
     pub rejects: Option<PathBuf>,
 
-    /// Start reading at this position (printed by an interrupted import); the rejects file
-    /// is appended to
+    /// Start reading at this position instead of after the spool's checkpoint (an override:
+    /// rows before it are not read, rows after it are read even if an earlier run sent
+    /// them); the rejects file is appended to
     #[arg(long, value_name = "BYTE:LINE", value_parser = RowPos::parse)]
     pub start_at: Option<RowPos>,
 
-    /// Import the whole file even though the spool holds undelivered rows of an earlier run
-    /// (those are delivered first; rows that run accepted are sent again)
+    /// Forget the spool's checkpoint and import the whole file again (rows an earlier run
+    /// left undelivered are still delivered first; rows it delivered are sent again)
     #[arg(long, conflicts_with = "start_at")]
     pub start_over: bool,
 
@@ -201,37 +204,67 @@ enum Item {
     Failed(CliError),
 }
 
-/// A row handed over, once its enqueue finished (or at once when it was refused): where
-/// it ends, its request's key, and whether the queue accepted it.
+impl Item {
+    fn start(&self) -> Option<RowPos> {
+        match self {
+            Item::Request { start, .. } | Item::Refused { start, .. } => Some(*start),
+            Item::Bad(bad) => Some(bad.start),
+            Item::End | Item::Failed(_) => None,
+        }
+    }
+}
+
+/// A row handed over, once its enqueue finished (or at once when it was refused): where it
+/// starts and ends, and the enqueue's result (`None`: refused, not enqueued).
 struct Settled {
+    start: RowPos,
     end: RowPos,
-    key: Option<u64>,
-    result: Result<(), EnqueueError>,
+    result: Option<Result<(), EnqueueError>>,
 }
 
 /// The rows handed over, in file order: polled in place (no task per row).
 type Window = FuturesOrdered<Pin<Box<dyn Future<Output = Settled> + Send>>>;
 
-/// Retires a row: advances the watermark past every row handled in order.
-fn retire(
-    done: Settled,
-    held: &Held,
-    watermark: &mut RowPos,
-    accepted: &mut u64,
-    fatal: &mut Option<CliError>,
-) {
-    match (done.key, done.result) {
-        (Some(k), Err(e)) => {
-            held.release(k);
-            fatal.get_or_insert(CliError::failed(format!("a row could not be queued: {e}")));
-        }
-        (key, Ok(())) => {
-            *accepted += u64::from(key.is_some());
-            if fatal.is_none() {
-                *watermark = done.end;
+/// What the main loop counts about this run's rows.
+#[derive(Default)]
+struct Tally {
+    /// The end of the last row handled in order (every row before it was accepted or
+    /// rejected): where a run started with `--start-at` would go on.
+    watermark: RowPos,
+    accepted: u64,
+    /// Rows whose enqueue failed (written to the rejects file as `not_queued`).
+    not_queued: u64,
+    fatal: Option<CliError>,
+}
+
+impl Default for RowPos {
+    fn default() -> Self {
+        RowPos::START
+    }
+}
+
+impl Tally {
+    /// Retires a row: advances the watermark past every row handled in order.
+    fn retire(&mut self, done: Settled, rejects: &Mutex<Rejects>) {
+        match done.result {
+            Some(Err(e)) => {
+                self.not_queued += 1;
+                let reason = format!("not queued: {e}");
+                rejects
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .not_queued(done.start, &reason, e.into_request().as_ref());
+                self.fatal.get_or_insert(CliError::failed(format!(
+                    "a row could not be queued: {reason}"
+                )));
+            }
+            result => {
+                self.accepted += u64::from(result.is_some());
+                if self.fatal.is_none() {
+                    self.watermark = done.end;
+                }
             }
         }
-        (None, Err(_)) => unreachable!("refused rows are not enqueued"),
     }
 }
 
@@ -399,8 +432,9 @@ fn signals() -> watch::Receiver<u32> {
     rx
 }
 
-/// The command line of this run with `--start-at` set to `at`, to print.
-fn resume_command(at: RowPos) -> String {
+/// The command line of this run without `--start-at` and `--start-over` (running it again
+/// goes on after the checkpoint), to print.
+fn again_command() -> String {
     let mut args = vec!["gamooga".to_owned()];
     let mut skip = false;
     for arg in std::env::args().skip(1) {
@@ -417,18 +451,180 @@ fn resume_command(at: RowPos) -> String {
         }
         args.push(shell_quote(&arg));
     }
-    args.push(format!("--start-at {at}"));
     args.join(" ")
 }
 
-/// The SQLite files of a spool: the file, its WAL, shared memory and lock.
-fn spool_files(spool: &Path) -> [PathBuf; 4] {
+/// The SQLite files of a spool (the file, its WAL, shared memory and lock) and the
+/// import's attempts journal.
+fn spool_files(spool: &Path) -> [PathBuf; 5] {
     [
         spool.to_path_buf(),
         with_suffix(spool, "-wal"),
         with_suffix(spool, "-shm"),
         with_suffix(spool, "-lock"),
+        journal::path_of(spool),
     ]
+}
+
+/// The tag source of an input: `import:` and the fingerprint of a file's start, so the
+/// checkpoint of one file is never applied to another of the same name.
+const SOURCE_PREFIX: &str = "import:";
+
+fn source_name(input: Option<&Path>) -> Result<Arc<str>, CliError> {
+    Ok(match input {
+        Some(path) => format!("{SOURCE_PREFIX}{:016x}", journal::fingerprint(path)?).into(),
+        None => format!("{SOURCE_PREFIX}stdin").into(),
+    })
+}
+
+/// What an earlier run left in the spool, read before this run starts.
+struct Earlier {
+    pending: u64,
+    /// This input's checkpoint.
+    cursor: Option<Cursor>,
+    /// The checkpoint of another file of this name (another fingerprint).
+    foreign: bool,
+    /// Rows of the backlog a run that did not stop cleanly had sent without confirmation.
+    unconfirmed: u64,
+}
+
+impl Earlier {
+    fn read(spool: &Path, source: &str) -> Result<Option<Earlier>, CliError> {
+        let spool = match Spool::open_existing(spool) {
+            Ok(spool) => spool,
+            Err(gamooga::Error::Spool {
+                kind: SpoolErrorKind::NotFound,
+                ..
+            }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let cursors = spool.cursors()?;
+        Ok(Some(Earlier {
+            pending: spool.pending()?,
+            cursor: cursors.iter().find(|c| c.source == source).cloned(),
+            foreign: cursors
+                .iter()
+                .any(|c| c.source.starts_with(SOURCE_PREFIX) && c.source != source),
+            unconfirmed: journal::unconfirmed(&spool)?,
+        }))
+    }
+}
+
+/// Where this run starts reading, and why.
+struct Plan {
+    /// The position to open the input at (`None`: its start).
+    at: Option<RowPos>,
+    /// The first row read is the checkpoint's own row: skip it.
+    skip_first: bool,
+    /// The checkpoint this run goes on from.
+    resumed: Option<Cursor>,
+    /// Append to the rejects file (this run goes on from another).
+    append: bool,
+    /// Forget the checkpoint(s) of this input (`--start-over`).
+    reset: bool,
+}
+
+fn plan(args: &ImportArgs, paths: &Paths, earlier: Option<&Earlier>) -> Result<Plan, CliError> {
+    let fresh = Plan {
+        at: None,
+        skip_first: false,
+        resumed: None,
+        append: false,
+        reset: false,
+    };
+    if args.start_over {
+        return Ok(Plan {
+            reset: earlier.is_some(),
+            ..fresh
+        });
+    }
+    if let Some(at) = args.start_at {
+        return Ok(Plan {
+            at: Some(at),
+            append: true,
+            ..fresh
+        });
+    }
+    let Some(earlier) = earlier else {
+        return Ok(fresh);
+    };
+    let spool = shell_quote(&paths.spool.display().to_string());
+    if paths.input.is_none() {
+        if earlier.pending > 0 {
+            return Err(CliError::usage(format!(
+                "{} holds {} row(s) an earlier import from standard input accepted and did not \
+                 deliver yet. Standard input cannot be read again from a position: deliver them \
+                 with `gamooga spool replay {spool}`, or pass --start-over to deliver them first \
+                 and import this input",
+                paths.spool.display(),
+                earlier.pending
+            )));
+        }
+        return Ok(fresh);
+    }
+    let len = paths
+        .input
+        .as_deref()
+        .and_then(|p| std::fs::metadata(p).ok())
+        .map_or(0, |m| m.len());
+    match &earlier.cursor {
+        Some(cursor) if cursor.position >= len => Err(CliError::usage(format!(
+            "the checkpoint in {} is at byte {} of {}, which has only {len} bytes now (it was              cut short since): to import it from its start, pass --start-over",
+            paths.spool.display(),
+            cursor.position,
+            paths.shown
+        ))),
+        Some(cursor) => Ok(Plan {
+            at: Some(RowPos {
+                offset: cursor.position,
+                line: cursor.extra.max(1),
+            }),
+            skip_first: true,
+            resumed: Some(cursor.clone()),
+            append: true,
+            reset: false,
+        }),
+        None if earlier.foreign => Err(CliError::usage(format!(
+            "{} holds the checkpoint of another file named {} (its first 64 KiB differ from \
+             this one's): to import this file from its start, pass --start-over (the rows that \
+             import left undelivered, if any, are delivered first)",
+            paths.spool.display(),
+            paths.shown
+        ))),
+        None if earlier.pending > 0 => Err(CliError::usage(format!(
+            "{} holds {} row(s) accepted and not delivered yet, with no checkpoint of {} (an \
+             older version wrote it, or another program). To deliver them alone: gamooga spool \
+             replay {spool}; to deliver them and go on at a position: --start-at BYTE:LINE; to \
+             deliver them and import the whole file: --start-over",
+            paths.spool.display(),
+            earlier.pending,
+            paths.shown,
+        ))),
+        None => Ok(fresh),
+    }
+}
+
+/// Runs `f` until it ends or a signal comes (then `None`).
+async fn or_signal<T>(sig: &mut watch::Receiver<u32>, f: impl Future<Output = T>) -> Option<T> {
+    tokio::select! {
+        value = f => Some(value),
+        _ = sig.changed() => None,
+    }
+}
+
+/// Polls `future` once, so what it does at its first poll (an enqueue offering its row and
+/// starting the spool write) happens now, in the caller's order.
+fn started<T>(
+    mut future: Pin<Box<dyn Future<Output = T> + Send>>,
+) -> Pin<Box<dyn Future<Output = T> + Send>>
+where
+    T: Send + 'static,
+{
+    let mut cx = std::task::Context::from_waker(futures_util::task::noop_waker_ref());
+    match future.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(value) => Box::pin(std::future::ready(value)),
+        std::task::Poll::Pending => future,
+    }
 }
 
 pub async fn run(args: ImportArgs, conn: &ConnectionArgs, out: Output) -> Result<Exit, CliError> {
@@ -456,22 +652,17 @@ pub async fn run(args: ImportArgs, conn: &ConnectionArgs, out: Output) -> Result
     let settings = conn.settings(None)?;
     let client = settings.client()?;
 
-    // An earlier run's rows still in the spool: going on needs --start-at (or --start-over).
-    if paths.spool.is_file() {
-        let pending = Spool::open(&paths.spool)?.pending()?;
-        if pending > 0 && args.start_at.is_none() && !args.start_over {
-            return Err(CliError::usage(format!(
-                "{} holds {pending} row(s) an earlier import accepted and did not deliver yet. \
-                 To go on with that import, run it with the --start-at BYTE:LINE it printed; to \
-                 deliver them alone: gamooga spool replay {}; to import the whole file again \
-                 anyway (rows already delivered are sent twice): --start-over",
-                paths.spool.display(),
-                shell_quote(&paths.spool.display().to_string()),
-            )));
+    if let Some(path) = &paths.input {
+        if !path.is_file() {
+            return Err(CliError::usage(format!("{}: no such file", paths.shown)));
         }
     }
+    let source: Arc<str> = source_name(paths.input.as_deref())?;
+    let earlier = Earlier::read(&paths.spool, &source)?;
+    let plan = plan(&args, &paths, earlier.as_ref())?;
+    let unconfirmed = earlier.as_ref().map_or(0, |e| e.unconfirmed);
 
-    let opened = source::open(paths.input.as_deref(), format, args.start_at)?;
+    let opened = source::open(paths.input.as_deref(), format, plan.at)?;
     if let Source::Csv(reader) = &opened.source {
         if reader.headers().is_empty() {
             if args.allow_empty {
@@ -483,7 +674,7 @@ pub async fn run(args: ImportArgs, conn: &ConnectionArgs, out: Output) -> Result
             )));
         }
         check_header(reader.headers(), &args, &mapping, &paths.shown)?;
-    } else if opened.size == Some(0) && args.start_at.is_none() {
+    } else if opened.size == Some(0) && plan.at.is_none() {
         if args.allow_empty {
             return Ok(empty_summary(&paths, out));
         }
@@ -495,49 +686,73 @@ pub async fn run(args: ImportArgs, conn: &ConnectionArgs, out: Output) -> Result
 
     let rejects = Arc::new(Mutex::new(Rejects::new(
         paths.rejects.clone(),
-        args.start_at.is_some(),
+        plan.append,
     )?));
-    let held = Arc::new(Held::default());
-    let dead_total = Arc::new(AtomicU64::new(0));
+    let counts = Arc::new(Counts::default());
     let hook = {
-        let (held, rejects, dead_total) = (held.clone(), rejects.clone(), dead_total.clone());
+        let (counts, rejects, source) = (counts.clone(), rejects.clone(), source.clone());
         move |dl: DeadLetter| {
-            let start = held.dead(key(dl.request()));
-            dead_total.fetch_add(1, Ordering::Relaxed);
+            // Where the row starts, from its tag (also for a row replayed from the spool).
+            let start = dl
+                .tag()
+                .filter(|t| t.source_arc() == &source)
+                .map(|t| RowPos {
+                    offset: t.position(),
+                    line: t.extra(),
+                });
             rejects
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .dead_letter(start, &dl);
+            counts.dead_letter();
         }
     };
     let config = QueueConfig::default()
         .concurrency(args.concurrency)
         .dead_letter(hook)
-        .spool(&paths.spool);
-    let capacity = config.get_capacity() as u64;
+        .spool(&paths.spool)
+        // Every dead letter stays until `gamooga spool purge`: the rejects file has them,
+        // and the counts of a resumed import rely on them.
+        .spool_dead_letters(DeadLetterRetention::unbounded());
     let queue = Queue::new(
         Tracker {
             client: client.clone(),
-            held: held.clone(),
+            counts: counts.clone(),
+            journal: Some(Journal::open(&paths.spool)?),
         },
         client.calls().clone(),
         config,
     )?;
-    let replayed = queue.stats().enqueued;
-    let started = Instant::now();
+    if plan.reset {
+        // Under the queue's writer lock: no other import is writing this spool.
+        let spool = Spool::open_existing(&paths.spool)?;
+        for cursor in spool.cursors()? {
+            if cursor.source.starts_with(SOURCE_PREFIX) {
+                spool.reset_cursor(&cursor.source)?;
+            }
+        }
+    }
+    let started_at = Instant::now();
+    let mut sig = signals();
 
     let progress = Progress::new(opened.size, !args.no_progress);
-    if replayed > 0 {
+    if let Some(cursor) = &plan.resumed {
         progress.println(&format!(
-            "delivering first {replayed} row(s) an earlier run left in {}",
-            paths.spool.display()
+            "going on after line {} of {} (the checkpoint in {}): {} row(s) already handled \
+             ({} delivered, {} rejected)",
+            cursor.extra,
+            paths.shown,
+            paths.spool.display(),
+            cursor.accepted + cursor.marked,
+            cursor.delivered,
+            cursor.marked
         ));
     }
     let rows = Arc::new(AtomicU64::new(0));
     let ticker = {
-        let (queue, held, rows, read, rejects) = (
+        let (queue, counts, rows, read, rejects) = (
             queue.clone(),
-            held.clone(),
+            counts.clone(),
             rows.clone(),
             opened.read.clone(),
             rejects.clone(),
@@ -554,41 +769,67 @@ pub async fn run(args: ImportArgs, conn: &ConnectionArgs, out: Output) -> Result
                 progress_bar.update(&Sample {
                     bytes: read.load(Ordering::Relaxed),
                     rows: rows.load(Ordering::Relaxed),
-                    delivered: held.delivered.load(Ordering::Relaxed),
+                    delivered: counts.delivered.load(Ordering::Relaxed),
                     retried: queue.stats().retried,
                     failed,
-                    elapsed: started.elapsed(),
+                    elapsed: started_at.elapsed(),
                 });
             }
         })
     };
 
+    // What an earlier run left is delivered first, so what is counted next is this run's.
+    let backlog = {
+        let s = queue.stats();
+        s.replayed + s.spool_backlog
+    };
+    let mut interrupted = false;
+    if backlog > 0 {
+        progress.println(&format!(
+            "delivering first {backlog} row(s) an earlier run left in {}",
+            paths.spool.display()
+        ));
+        interrupted = or_signal(&mut sig, queue.flush()).await.is_none();
+    }
+    // The queue's own counts: a 200 that comes after a shutdown deadline abandoned its
+    // attempt is not a delivery (the row stays spooled, the attempt counted ambiguous).
+    let replayed_delivered = queue.stats().delivered;
+    let replayed_dead = counts.dead.load(Ordering::Relaxed);
+
     let channel = if args.rate.is_some() { 1 } else { 1024 };
     let (tx, mut rx) = mpsc::channel::<Item>(channel);
     let calls = client.calls().clone();
-    let source = opened.source;
-    let reader = std::thread::spawn(move || read_rows(source, mapping, calls, tx));
+    let reader_source = opened.source;
+    let reader = std::thread::spawn(move || read_rows(reader_source, mapping, calls, tx));
 
-    let mut sig = signals();
-    let start = args.start_at.unwrap_or(RowPos::START);
-    let mut watermark = start;
-    let (mut accepted, mut invalid) = (0u64, 0u64);
-    let mut interrupted = false;
-    let mut fatal: Option<CliError> = None;
+    let start = plan.at.unwrap_or(RowPos::START);
+    let mut tally = Tally {
+        watermark: start,
+        ..Tally::default()
+    };
+    let mut invalid = 0u64;
     let mut window = Window::new();
     let mut sent = 0u64;
+    let mut skip_first = plan.skip_first;
     let paced_from = Instant::now();
+    let tag = |at: RowPos| Tag::new(source.clone(), at.offset).with_extra(at.line);
 
-    'rows: loop {
-        // Never more rows in the queue than it holds: an enqueue then never waits for room.
-        loop {
-            let replay_left = replayed.saturating_sub(held.other_settled.load(Ordering::Relaxed));
-            if held.held() + replay_left < capacity {
-                break;
-            }
-            tokio::select! {
-                () = held.settled.notified() => {}
-                _ = sig.changed() => { interrupted = true; break 'rows; }
+    'rows: while !interrupted {
+        // Only when the queue has room: an enqueue then never waits for it, so every enqueue
+        // starts its spool write at its first poll (below), in file order. (Nothing else
+        // takes room now: the backlog was read and delivered first.)
+        while queue.room() == 0 {
+            // Woken by a delivery (which frees its slot right after) or a dead letter; the
+            // timer covers a wake-up that came just before the slot was freed.
+            let wait = async {
+                tokio::select! {
+                    () = counts.settled.notified() => {}
+                    () = tokio::time::sleep(Duration::from_millis(1)) => {}
+                }
+            };
+            if or_signal(&mut sig, wait).await.is_none() {
+                interrupted = true;
+                break 'rows;
             }
         }
         let item = tokio::select! {
@@ -596,69 +837,87 @@ pub async fn run(args: ImportArgs, conn: &ConnectionArgs, out: Output) -> Result
             _ = sig.changed() => { interrupted = true; break 'rows; }
             item = rx.recv() => item,
         };
+        let Some(item) = item else { break };
+        if skip_first {
+            skip_first = false;
+            // The checkpoint's own row: handled by the run that moved the cursor to it.
+            if item.start() == Some(start) {
+                if let Item::Request { end, .. } | Item::Refused { end, .. } = &item {
+                    tally.watermark = *end;
+                } else if let Item::Bad(bad) = &item {
+                    tally.watermark = bad.end;
+                }
+                continue;
+            }
+        }
         match item {
-            None | Some(Item::End) => break,
-            Some(Item::Failed(e)) => {
-                fatal = Some(e);
+            Item::End => break,
+            Item::Failed(e) => {
+                tally.fatal = Some(e);
                 break;
             }
-            Some(Item::Bad(bad)) => {
+            Item::Bad(bad) => {
                 rows.fetch_add(1, Ordering::Relaxed);
                 invalid += 1;
                 rejects
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .bad_row(&bad);
+                // After its line is written: the checkpoint may pass it.
+                queue.mark_position(tag(bad.start));
                 window.push_back(Box::pin(std::future::ready(Settled {
+                    start: bad.start,
                     end: bad.end,
-                    key: None,
-                    result: Ok(()),
+                    result: None,
                 })));
             }
-            Some(Item::Refused {
+            Item::Refused {
                 start,
                 end,
                 column,
                 reason,
                 row,
-            }) => {
+            } => {
                 rows.fetch_add(1, Ordering::Relaxed);
                 invalid += 1;
                 rejects
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .refused(start, column.as_deref(), &reason, row);
+                queue.mark_position(tag(start));
                 window.push_back(Box::pin(std::future::ready(Settled {
+                    start,
                     end,
-                    key: None,
-                    result: Ok(()),
+                    result: None,
                 })));
             }
-            Some(Item::Request {
+            Item::Request {
                 start,
                 end,
                 request,
-            }) => {
+            } => {
                 if let Some(rate) = args.rate {
                     let due = paced_from + Duration::from_secs_f64(sent as f64 / rate);
-                    tokio::select! {
-                        () = tokio::time::sleep_until(due.into()) => {}
-                        _ = sig.changed() => { interrupted = true; break 'rows; }
+                    if or_signal(&mut sig, tokio::time::sleep_until(due.into()))
+                        .await
+                        .is_none()
+                    {
+                        interrupted = true;
+                        break 'rows;
                     }
                 }
                 rows.fetch_add(1, Ordering::Relaxed);
                 sent += 1;
-                let k = key(&request);
-                held.hold(k, start);
                 let q = queue.clone();
-                window.push_back(Box::pin(async move {
-                    let result = q.enqueue(request).await;
+                let row_tag = tag(start);
+                window.push_back(started(Box::pin(async move {
+                    let result = q.enqueue_tagged(request, row_tag).await;
                     Settled {
+                        start,
                         end,
-                        key: Some(k),
-                        result,
+                        result: Some(result),
                     }
-                }));
+                })));
             }
         }
         // Polling the window drives the enqueues; finished rows retire in order.
@@ -672,24 +931,20 @@ pub async fn run(args: ImportArgs, conn: &ConnectionArgs, out: Output) -> Result
                 }
             };
             let Some(done) = done else { break };
-            retire(done, &held, &mut watermark, &mut accepted, &mut fatal);
+            tally.retire(done, &rejects);
         }
-        if fatal.is_some() {
+        if tally.fatal.is_some() {
             break;
         }
     }
     drop(rx);
-    // Every enqueue started finishes (none waits for room), so every row before the
-    // watermark is accepted or refused.
+    // Every enqueue started finishes (none waits for room).
     while let Some(done) = window.next().await {
-        retire(done, &held, &mut watermark, &mut accepted, &mut fatal);
+        tally.retire(done, &rejects);
     }
-    let reached_end = !interrupted && fatal.is_none();
-    if reached_end {
-        tokio::select! {
-            () = queue.flush() => {}
-            _ = sig.changed() => { interrupted = true; }
-        }
+    let reached_end = !interrupted && tally.fatal.is_none();
+    if reached_end && or_signal(&mut sig, queue.flush()).await.is_none() {
+        interrupted = true;
     }
     let deadline = if reached_end && !interrupted {
         Duration::from_secs(5)
@@ -702,10 +957,7 @@ pub async fn run(args: ImportArgs, conn: &ConnectionArgs, out: Output) -> Result
             deadline.as_secs()
         ));
     }
-    let report = tokio::select! {
-        report = queue.shutdown(deadline) => Some(report),
-        _ = sig.changed() => None,
-    };
+    let report = or_signal(&mut sig, queue.shutdown(deadline)).await;
     ticker.abort();
     progress.finish();
     drop(reader); // it ends at its next send; reading standard input may block it until then
@@ -716,58 +968,74 @@ pub async fn run(args: ImportArgs, conn: &ConnectionArgs, out: Output) -> Result
     };
     let Some(report) = report else {
         eprintln!(
-            "stopped at once: the rows accepted and not delivered stay in {}; go on with:\n  {}",
+            "stopped at once: the rows accepted and not delivered stay in {}; run the same \
+             command again to go on:\n  {}",
             paths.spool.display(),
-            resume_command(watermark)
+            again_command()
         );
         return Ok(Exit::Interrupted);
     };
-    let elapsed = started.elapsed();
-    let delivered_rows = held.delivered.load(Ordering::Relaxed);
-    let dead = dead_total.load(Ordering::Relaxed);
-    let failed = dead;
+    // A clean stop: every delivery's delete is committed and the attempts in flight were
+    // counted ambiguous, so the journal is done with.
+    journal::remove(&paths.spool);
+    let elapsed = started_at.elapsed();
+    let delivered_total = report.delivered;
+    let dead_total = counts.dead.load(Ordering::Relaxed);
+    let delivered_rows = delivered_total - replayed_delivered;
+    let failed = dead_total - replayed_dead;
     let rows_read = rows.load(Ordering::Relaxed);
     let stats = queue.stats();
     let empty_stdin = opened.size.is_none() && opened.read.load(Ordering::Relaxed) == 0;
+    drop(queue);
 
-    // The spool is removed once it holds nothing: no pending row, no dead letter.
-    let spool_kept = if report.still_spooled == 0 {
-        let spool = Spool::open(&paths.spool)?;
-        let empty = spool.pending()? == 0 && spool.dead_letters()?.is_empty();
-        drop(spool);
-        if empty {
-            for file in spool_files(&paths.spool) {
-                let _ = std::fs::remove_file(file);
-            }
+    // The spool (and its checkpoint) is removed once the whole input was read and it holds
+    // nothing: no pending row, no dead letter.
+    let spool_left = Spool::open_existing(&paths.spool)?.stats()?;
+    let finished = reached_end && !interrupted;
+    let spool_kept = if (finished || paths.input.is_none())
+        && spool_left.pending == 0
+        && spool_left.dead_letters == 0
+    {
+        for file in spool_files(&paths.spool) {
+            let _ = std::fs::remove_file(file);
         }
-        !empty
+        false
     } else {
         true
     };
-    if empty_stdin && !interrupted && fatal.is_none() && !args.allow_empty {
+    if empty_stdin && !interrupted && tally.fatal.is_none() && !args.allow_empty {
         return Err(CliError::usage(
             "standard input is empty: nothing to import (--allow-empty to accept an empty input)",
         ));
     }
-    let resume_at = (interrupted || fatal.is_some()).then_some(watermark);
+    let resume_at = (interrupted || tally.fatal.is_some()).then_some(tally.watermark);
     let rejects_path = (rejects_written > 0).then(|| paths.rejects.display().to_string());
     let spool_path = spool_kept.then(|| paths.spool.display().to_string());
     let rate = rows_read as f64 / elapsed.as_secs_f64().max(1e-9);
+    let ambiguous = report.ambiguous + unconfirmed;
+    let resumed = plan.resumed.as_ref();
     out.result(
         json!({
             "file": paths.shown,
             "format": format!("{format:?}").to_ascii_lowercase(),
             "start_at": args.start_at.map(|p| p.to_string()),
+            "resumed_after": resumed.map(|c| RowPos { offset: c.position, line: c.extra }.to_string()),
+            "skipped": resumed.map_or(0, |c| c.accepted + c.marked),
+            "skipped_delivered": resumed.map_or(0, |c| c.delivered),
+            "skipped_rejected": resumed.map_or(0, |c| c.marked),
             "rows": rows_read,
-            "accepted": accepted,
+            "accepted": tally.accepted,
             "invalid": invalid,
+            "not_queued": tally.not_queued,
             "delivered": delivered_rows,
             "failed": failed,
-            "replayed": replayed,
-            "replayed_delivered": report.delivered.saturating_sub(delivered_rows),
-            "dead_letters": dead,
+            "replayed": backlog,
+            "replayed_delivered": replayed_delivered,
+            "replayed_failed": replayed_dead,
+            "dead_letters": dead_total,
             "retried": report.retried,
-            "ambiguous": report.ambiguous,
+            "ambiguous": ambiguous,
+            "unconfirmed_replayed": unconfirmed,
             "still_spooled": report.still_spooled,
             "elapsed_ms": elapsed.as_secs_f64() * 1e3,
             "rows_per_s": rate,
@@ -777,22 +1045,47 @@ pub async fn run(args: ImportArgs, conn: &ConnectionArgs, out: Output) -> Result
             "spool": spool_path,
         }),
         || {
-            let mut text = format!(
+            let mut text = String::new();
+            if let Some(c) = resumed {
+                // What earlier runs accepted and did not deliver: left in the spool (the
+                // backlog, delivered first now) or dead letters.
+                let other = c.accepted.saturating_sub(c.delivered + backlog);
+                text.push_str(&format!(
+                    "{}: went on after line {}: {} row(s) skipped, handled by earlier runs: {} \
+                     delivered, {} rejected, {backlog} left in the spool (delivered first){}\n",
+                    paths.shown,
+                    c.extra,
+                    c.accepted + c.marked,
+                    c.delivered,
+                    c.marked,
+                    if other > 0 {
+                        format!(", {other} dead letters (see gamooga spool dead)")
+                    } else {
+                        String::new()
+                    }
+                ));
+            }
+            text.push_str(&format!(
                 "{}: {rows_read} rows in {:.1} s ({rate:.0} rows/s): {delivered_rows} delivered, \
                  {invalid} invalid, {failed} failed at Gamooga",
                 paths.shown,
                 elapsed.as_secs_f64(),
-            );
-            if replayed > 0 {
+            ));
+            if backlog > 0 {
                 text.push_str(&format!(
-                    "\n  {replayed} row(s) of an earlier run replayed from the spool, {} delivered",
-                    report.delivered.saturating_sub(delivered_rows)
+                    "\n  {backlog} row(s) an earlier run left in the spool: {replayed_delivered} \
+                     delivered, {replayed_dead} failed"
+                ));
+            }
+            if unconfirmed > 0 {
+                text.push_str(&format!(
+                    "\n  {unconfirmed} of them had been sent by a run that was killed, without \
+                     an answer: each may be stored twice"
                 ));
             }
             text.push_str(&format!(
-                "\n  {} attempt(s) retried, {} with an unknown outcome (possible duplicates); {} latency p50",
+                "\n  {} attempt(s) retried, {ambiguous} with an unknown outcome (possible duplicates); {} latency p50",
                 report.retried,
-                report.ambiguous,
                 stats.latency.map_or("-".to_owned(), |l| format!("{:?}", l.p50)),
             ));
             if let Some(path) = &rejects_path {
@@ -800,52 +1093,52 @@ pub async fn run(args: ImportArgs, conn: &ConnectionArgs, out: Output) -> Result
             }
             if let Some(path) = &spool_path {
                 text.push_str(&format!(
-                    "\n  the spool keeps {} undelivered row(s) and the dead letters: {path}",
-                    report.still_spooled
+                    "\n  the spool keeps {} undelivered row(s), {} dead letter(s) and the \
+                     checkpoint: {path}",
+                    spool_left.pending, spool_left.dead_letters
                 ));
             }
             text
         },
     );
-    if let Some(e) = fatal {
+    if let Some(e) = tally.fatal {
         eprintln!(
             "stopped: every row before line {} was accepted or rejected; after fixing the cause, \
-             go on with:\n  {}",
-            watermark.line,
-            resume_command(watermark)
+             run the same command again to go on:\n  {}",
+            tally.watermark.line,
+            again_command()
         );
         return Err(e);
     }
     if interrupted {
         match &paths.input {
-            Some(_) if report.still_spooled > 0 => eprintln!(
-                "interrupted: {} accepted row(s) not delivered yet stay in {}. To go on where this \
-                 run stopped (those are delivered first):\n  {}",
+            Some(_) => eprintln!(
+                "interrupted: {} accepted row(s) not delivered yet stay in {}. Run the same \
+                 command again to go on (those are delivered first, then reading goes on after \
+                 line {}):\n  {}",
                 report.still_spooled,
                 paths.spool.display(),
-                resume_command(watermark)
-            ),
-            Some(_) => eprintln!(
-                "interrupted: every row accepted was delivered. To go on where this run \
-                 stopped:\n  {}",
-                resume_command(watermark)
+                tally.watermark.line.saturating_sub(1).max(1),
+                again_command()
             ),
             None => eprintln!(
                 "interrupted: {} accepted row(s) not delivered yet stay in {}; standard input was \
                  read up to line {} (byte {}) and cannot be read again from there",
                 report.still_spooled,
                 paths.spool.display(),
-                watermark.line,
-                watermark.offset
+                tally.watermark.line,
+                tally.watermark.offset
             ),
         }
         return Ok(Exit::Interrupted);
     }
-    Ok(if rejects_written > 0 || report.still_spooled > 0 {
-        Exit::Failure
-    } else {
-        Exit::Success
-    })
+    Ok(
+        if rejects_written > 0 || report.still_spooled > 0 || spool_left.pending > 0 {
+            Exit::Failure
+        } else {
+            Exit::Success
+        },
+    )
 }
 
 /// The summary of an empty input accepted with `--allow-empty`.

@@ -1,26 +1,29 @@
 //! The rejects file, `FILE.rejects.ndjson`: one JSON object per refused row, created on the
-//! first one, readable by its owner only (it holds the rows' data).
+//! first one, readable by its owner only (it holds the rows' data). Each line is handed to
+//! the kernel (flushed) as it is written, before the import's checkpoint moves past its row,
+//! so a kill loses no line of a row the next run skips.
 //!
 //! Fields (stable):
 //!
 //! | field | what |
 //! |---|---|
-//! | `kind` | `"invalid"` (refused before sending: the reader or the SDK's checks) or `"dead_letter"` (refused or given up on after sending) |
-//! | `line` | the row's first line (1-based); `null` for a dead letter from an earlier run's spool |
+//! | `kind` | `"invalid"` (refused before sending: the reader or the SDK's checks), `"dead_letter"` (refused or given up on after sending), or `"not_queued"` (the spool could not store it: the import stopped there) |
+//! | `line` | the row's first line (1-based); `null` for a dead letter of a spool written without row positions (an older version, `gamooga spool replay` of another file) |
 //! | `byte` | the byte offset of the row's first byte; `null` as `line` |
 //! | `column` | the column at fault, when there is one |
 //! | `char` | for a line that is not valid JSON, where parsing failed |
 //! | `reason` | why, for people |
 //! | `row` | the row as a JSON object (invalid rows that could be read) |
 //! | `raw` | the start of the row's text (rows that could not be read) |
-//! | `dead_letter_reason` | `rejected`, `retries_exhausted`, `overflow`, `shutdown_deadline` |
-//! | `attempts`, `endpoint`, `request` | for dead letters: attempts made, the call, and the request (`method`, `path`, `query`, `body`) to send it again |
+//! | `dead_letter_reason` | `rejected`, `retries_exhausted`, `unresolved`, `panicked`, `overflow`, `shutdown_deadline`, `queue_dropped` |
+//! | `attempts`, `endpoint`, `request` | for dead letters: attempts made, the call, and the request (`method`, `path`, `query`, `body`) to send it again; `endpoint` and `request` also for rows not queued |
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 use gamooga::queue::DeadLetter;
+use gamooga::Request;
 use serde_json::{json, Value};
 
 use super::source::{BadRow, RowPos};
@@ -87,7 +90,8 @@ impl Rejects {
         if let Some(file) = &mut self.file {
             let written = serde_json::to_writer(&mut *file, &record)
                 .map_err(std::io::Error::from)
-                .and_then(|()| file.write_all(b"\n"));
+                .and_then(|()| file.write_all(b"\n"))
+                .and_then(|()| file.flush());
             if let Err(e) = written {
                 self.error = Some(format!("{}: {e}", self.path.display()));
             }
@@ -119,7 +123,7 @@ impl Rejects {
         }));
     }
 
-    /// A dead letter of the queue, from the row at `start` (`None`: not a row of this run).
+    /// A dead letter of the queue, from the row at `start` (`None`: its row is not known).
     pub fn dead_letter(&mut self, start: Option<RowPos>, dl: &DeadLetter) {
         let request = dl.request();
         let reason = match dl.error() {
@@ -135,12 +139,20 @@ impl Rejects {
             "dead_letter_reason": dl.reason().as_str(),
             "attempts": dl.attempts(),
             "endpoint": request.endpoint().name(),
-            "request": {
-                "method": request.method().as_str(),
-                "path": request.path(),
-                "query": request.query(),
-                "body": request.body(),
-            },
+            "request": request_json(request),
+        }));
+    }
+
+    /// A row whose enqueue failed (the spool could not store it): the import stops.
+    pub fn not_queued(&mut self, start: RowPos, reason: &str, request: Option<&Request>) {
+        self.write(json!({
+            "kind": "not_queued",
+            "line": start.line,
+            "byte": start.offset,
+            "column": null,
+            "reason": reason,
+            "endpoint": request.map(|r| r.endpoint().name()),
+            "request": request.map(request_json),
         }));
     }
 
@@ -159,4 +171,14 @@ impl Rejects {
             None => Ok(()),
         }
     }
+}
+
+/// A request as JSON, to send it again.
+fn request_json(request: &Request) -> Value {
+    json!({
+        "method": request.method().as_str(),
+        "path": request.path(),
+        "query": request.query(),
+        "body": request.body(),
+    })
 }

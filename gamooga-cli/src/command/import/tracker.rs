@@ -1,112 +1,47 @@
-//! Which row each queued request came from, so a dead letter is reported with its line.
+//! What the queue did with the rows: deliveries (seen by a [`Deliver`] wrapper that sends
+//! through the SDK's client exactly as the queue would) and dead letters (seen by the
+//! queue's hook), counted for the progress bar, with a wake-up for the loop that waits for
+//! room. (The summary takes the queue's own counts: a 200 that comes after a shutdown
+//! deadline abandoned its attempt is not a delivery.)
 //!
-//! The queue's dead-letter hook gets the request back, not the row. So the import keeps a
-//! map from each held request (a 64-bit hash of its path, query and body) to its row's
-//! position: added before the request is enqueued, removed when it is delivered (seen by
-//! the [`Deliver`] wrapper below, which sends through the SDK's client exactly as the queue
-//! would) or dead-lettered. It holds only the rows the queue holds, so it stays within the
-//! queue's capacity. Two rows that build the very same request are interchangeable: either
-//! line may be named.
-//!
-//! TODO(queue API): a tag carried by the queue from enqueue to `DeadLetter` (and stored in the
-//! spool row) would make this map unnecessary, and would name the line of a dead letter
-//! replayed from an earlier run's spool too.
+//! Which row a dead letter came from is its [`Tag`](gamooga::queue::Tag): the queue carries
+//! it from the enqueue to the dead letter, through the spool too, so nothing here maps
+//! requests to rows.
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::hash::{Hash, Hasher};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use gamooga::queue::Deliver;
 use gamooga::{Client, Error, Request};
 use tokio::sync::Notify;
 
-use super::source::RowPos;
+use super::journal::Journal;
 
-/// The key of a request: a hash of what goes on the wire (`tm` included).
-pub fn key(request: &Request) -> u64 {
-    let mut h = std::hash::DefaultHasher::new();
-    request.path().hash(&mut h);
-    request.query().hash(&mut h);
-    request.body().hash(&mut h);
-    h.finish()
-}
-
-/// The rows held by the queue, and what became of them.
+/// Deliveries and dead letters so far (of replayed rows and of this run's).
 #[derive(Default)]
-pub struct Held {
-    rows: Mutex<HashMap<u64, Vec<RowPos>>>,
-    held: AtomicU64,
-    /// Rows of this run delivered.
+pub struct Counts {
     pub delivered: AtomicU64,
-    /// Requests settled that were not rows of this run (replayed from the spool).
-    pub other_settled: AtomicU64,
-    /// Woken when a held request settles.
+    pub dead: AtomicU64,
+    /// Woken when a row settles (delivered or dead).
     pub settled: Notify,
 }
 
-impl Held {
-    /// Notes that the row at `start` is about to be enqueued as a request with `key`.
-    pub fn hold(&self, key: u64, start: RowPos) {
-        self.rows
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(key)
-            .or_default()
-            .push(start);
-        self.held.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// The row of a request that settled (or whose enqueue failed), if it is one of ours.
-    pub fn release(&self, key: u64) -> Option<RowPos> {
-        let start = {
-            let mut rows = self.rows.lock().unwrap_or_else(PoisonError::into_inner);
-            let list = rows.get_mut(&key)?;
-            let start = list.pop();
-            if list.is_empty() {
-                rows.remove(&key);
-            }
-            start
-        };
-        if start.is_some() {
-            self.held.fetch_sub(1, Ordering::Relaxed);
-        }
-        start
-    }
-
-    /// Rows of this run in the queue (or about to be).
-    pub fn held(&self) -> u64 {
-        self.held.load(Ordering::Relaxed)
-    }
-
-    fn settle(&self, key: u64, delivered: bool) -> Option<RowPos> {
-        let start = self.release(key);
-        match (start.is_some(), delivered) {
-            (true, true) => {
-                self.delivered.fetch_add(1, Ordering::Relaxed);
-            }
-            (false, _) => {
-                self.other_settled.fetch_add(1, Ordering::Relaxed);
-            }
-            (true, false) => {}
-        }
+impl Counts {
+    /// A dead letter was handed out.
+    pub fn dead_letter(&self) {
+        self.dead.fetch_add(1, Ordering::Relaxed);
         self.settled.notify_one();
-        start
-    }
-
-    /// A dead letter settled: its row, if it is one of ours.
-    pub fn dead(&self, key: u64) -> Option<RowPos> {
-        self.settle(key, false)
     }
 }
 
-/// Delivers through the client (one attempt, as the queue's own `Deliver for Client`) and
-/// notes each delivery.
+/// Delivers through the client (one attempt, as the queue's own `Deliver for Client`),
+/// noting each attempt in the journal before it is sent, and each delivery after.
 pub struct Tracker {
     pub client: Client,
-    pub held: Arc<Held>,
+    pub counts: Arc<Counts>,
+    pub journal: Option<Journal>,
 }
 
 impl Deliver for Tracker {
@@ -114,45 +49,20 @@ impl Deliver for Tracker {
         &'a self,
         request: &'a Request,
     ) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>> {
+        if let Some(journal) = &self.journal {
+            journal.note(request);
+        }
         Box::pin(async move {
             let result = Deliver::deliver(&self.client, request).await;
             if result.is_ok() {
-                self.held.settle(key(request), true);
+                self.counts.delivered.fetch_add(1, Ordering::Relaxed);
+                self.counts.settled.notify_one();
             }
             result
         })
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use std::collections::BTreeSet;
-
-    use super::*;
-
-    #[test]
-    fn identical_requests_are_counted_apart() {
-        let held = Held::default();
-        let a = RowPos {
-            offset: 10,
-            line: 2,
-        };
-        let b = RowPos {
-            offset: 20,
-            line: 3,
-        };
-        held.hold(7, a);
-        held.hold(7, b);
-        held.hold(9, a);
-        assert_eq!(held.held(), 3);
-        let first = held.dead(7).expect("a row with key 7");
-        let second = held.settle(7, true).expect("the other row with key 7");
-        assert_eq!(BTreeSet::from([first, second]), BTreeSet::from([a, b]));
-        assert_eq!(held.dead(7), None, "both rows with key 7 are settled");
-        assert_eq!(held.other_settled.load(Ordering::Relaxed), 1);
-        assert_eq!(held.delivered.load(Ordering::Relaxed), 1);
-        assert_eq!(held.held(), 1);
-        assert_eq!(held.release(9), Some(a));
-        assert_eq!(held.held(), 0);
+    fn destination(&self) -> String {
+        Deliver::destination(&self.client)
     }
 }
