@@ -16,7 +16,7 @@ use crate::hook::{Action, BeforeSendHook, Outgoing};
 use crate::identify_cache::{Found, IdentifyCache};
 use crate::resolve::{self, Backend, Resolver, Source};
 use crate::retry::RetryPolicy;
-use crate::transport::{self, HttpRequest, ReqwestTransport, Transport};
+use crate::transport::{self, HttpRequest, Transport};
 
 /// The production configuration host.
 pub const DEFAULT_CONFIG_URL: &str = "https://cdn-jp.gsecondscreen.com";
@@ -55,7 +55,7 @@ pub const DEFAULT_CONFIG_URL: &str = "https://cdn-jp.gsecondscreen.com";
 /// | [`get_limit`](ClientBuilder::get_limit) | 2,000 bytes | past it a user-id event goes as `evwidj` (POST) |
 /// | [`evwid_mode`](ClientBuilder::evwid_mode) | [`EvwidMode::Auto`] | force `evwid` (GET) or `evwidj` (POST) |
 /// | [`resolve_ttl`](ClientBuilder::resolve_ttl) | 1 h | how long a resolved backend is used before it is fetched again (`Duration::MAX`: forever) |
-/// | [`transport`](ClientBuilder::transport) | [`ReqwestTransport`] (rustls) | how requests are sent, e.g. [`DryRunTransport`](crate::transport::DryRunTransport) in tests |
+/// | [`transport`](ClientBuilder::transport) | [`HyperTransport`](crate::transport::HyperTransport) (rustls; [`ReqwestTransport`](crate::transport::ReqwestTransport) when a proxy is set in the environment) | how requests are sent, e.g. [`DryRunTransport`](crate::transport::DryRunTransport) in tests |
 /// | [`user_agent`](ClientBuilder::user_agent) | none | a suffix after `gamooga-rust/<version>` in `User-Agent` |
 ///
 /// # Errors and retries
@@ -247,8 +247,9 @@ impl Client {
         settings.build_on(self.inner.transport.clone())
     }
 
-    /// The transport calls go through: with the default, a reqwest client and its pool of
-    /// keep-alive connections. Pass it to another client's
+    /// The transport calls go through: with the default, a
+    /// [`HyperTransport`](crate::transport::HyperTransport) (a reqwest client when a proxy
+    /// is set in the environment) and its pool of keep-alive connections. Pass it to another client's
     /// [`ClientBuilder::transport`] to share the pool while configuring that client
     /// freely (its own config URL or fixed backend); [`for_company`](Self::for_company)
     /// does this with the same settings.
@@ -898,9 +899,11 @@ impl ClientBuilder {
         self
     }
 
-    /// Sends requests through `transport` instead of the default [`ReqwestTransport`] (whose
-    /// [`connect_timeout`](Self::connect_timeout) and [`user_agent`](Self::user_agent)
-    /// options then do not apply; the per-attempt [`timeout`](Self::timeout) still does). To
+    /// Sends requests through `transport` instead of the default one
+    /// ([`HyperTransport`](crate::transport::HyperTransport), or [`ReqwestTransport`](crate::transport::ReqwestTransport) when a
+    /// proxy is set in the environment), whose [`connect_timeout`](Self::connect_timeout) and
+    /// [`user_agent`](Self::user_agent) options then do not apply (the per-attempt
+    /// [`timeout`](Self::timeout) still does). To
     /// add to the default transport rather than replace it (logging, a header, a counter),
     /// use [`wrap_transport`](Self::wrap_transport).
     pub fn transport(mut self, transport: Arc<dyn Transport>) -> Self {
@@ -909,7 +912,7 @@ impl ClientBuilder {
     }
 
     /// Wraps the transport: `build()` makes the transport as it would (the default
-    /// [`ReqwestTransport`] with this builder's timeouts and user agent, or the one given to
+    /// one, [`HyperTransport`](crate::transport::HyperTransport) or [`ReqwestTransport`](crate::transport::ReqwestTransport), with this builder's timeouts and user agent, or the one given to
     /// [`transport`](Self::transport)) and hands it to `wrap`, whose result sends every
     /// request. A wrapper forwards to the inner transport and adds what it needs.
     ///
@@ -1042,11 +1045,11 @@ impl ClientBuilder {
         }
         let transport: Arc<dyn Transport> = match self.transport.take() {
             Some(t) => t,
-            None => Arc::new(ReqwestTransport::new(
+            None => transport::default_transport(
                 self.connect_timeout,
                 self.timeout,
                 self.user_agent.as_deref(),
-            )?),
+            )?,
         };
         let transport = match self.wrap_transport.take() {
             Some(wrap) => wrap(transport),

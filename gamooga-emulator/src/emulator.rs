@@ -155,8 +155,11 @@ impl EmulatorBuilder {
         )?);
         let power: Arc<dyn Power> = api.clone();
         inspector.connect_power(Arc::downgrade(&power));
-        let inspector_running =
-            http::serve(Arc::new(InspectorPort { inspector }), inspector_listener);
+        let inspector_running = http::serve(
+            Arc::new(InspectorPort { inspector }),
+            inspector_listener,
+            Arc::default(),
+        );
         Ok(Emulator {
             shared,
             addr,
@@ -275,6 +278,26 @@ impl Emulator {
     /// All per-endpoint counts.
     pub fn counts(&self) -> HashMap<String, usize> {
         self.shared.read(|s| s.log().counts().clone())
+    }
+
+    /// How many TCP connections the API's port accepted since start (not reset by
+    /// [`reset`](Self::reset)): a client that keeps its connections alive opens about as
+    /// many as it has requests in flight at once, not one per call.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let emu = gamooga_emulator::Emulator::start().await?;
+    /// let http = reqwest::Client::new();
+    /// for _ in 0..3 {
+    ///     let url = format!("http://{}/evwid/?c=acme&u=u1&e=login", emu.backend());
+    ///     http.get(url).send().await?.text().await?;
+    /// }
+    /// assert_eq!(emu.connections_accepted(), 1); // one keep-alive connection, three calls
+    /// # Ok(()) }
+    /// ```
+    pub fn connections_accepted(&self) -> u64 {
+        self.api.connections_accepted()
     }
 
     /// How many calls were recorded since start (or the last reset), beyond the bound too.

@@ -13,6 +13,7 @@ use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
@@ -170,10 +171,15 @@ impl Running {
     }
 }
 
-/// Starts accepting on `listener`, answering with `handler`.
-pub(crate) fn serve<H: Handler>(handler: Arc<H>, listener: TcpListener) -> Running {
+/// Starts accepting on `listener`, answering with `handler`, counting each connection
+/// accepted in `accepted`.
+pub(crate) fn serve<H: Handler>(
+    handler: Arc<H>,
+    listener: TcpListener,
+    accepted: Arc<AtomicU64>,
+) -> Running {
     let (stop, stopped) = watch::channel(false);
-    let task = tokio::spawn(accept_loop(handler, listener, stopped));
+    let task = tokio::spawn(accept_loop(handler, listener, stopped, accepted));
     Running { stop, task }
 }
 
@@ -181,12 +187,14 @@ async fn accept_loop<H: Handler>(
     handler: Arc<H>,
     listener: TcpListener,
     mut stopped: watch::Receiver<bool>,
+    count: Arc<AtomicU64>,
 ) {
     loop {
         tokio::select! {
             _ = stopped.changed() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
+                    count.fetch_add(1, Ordering::Relaxed);
                     tokio::spawn(serve_connection(Arc::clone(&handler), stream, stopped.clone()));
                 }
                 // Out of file descriptors and the like: back off instead of spinning.
@@ -235,18 +243,27 @@ pub(crate) struct Switch<H: Handler> {
     handler: Arc<H>,
     addr: SocketAddr,
     running: Mutex<Option<Running>>,
+    /// Connections accepted, over every time it was up.
+    accepted: Arc<AtomicU64>,
 }
 
 impl<H: Handler> Switch<H> {
     /// Starts serving `listener` with `handler`.
     pub(crate) fn start(handler: Arc<H>, listener: TcpListener) -> std::io::Result<Self> {
         let addr = listener.local_addr()?;
-        let running = serve(Arc::clone(&handler), listener);
+        let accepted = Arc::new(AtomicU64::new(0));
+        let running = serve(Arc::clone(&handler), listener, Arc::clone(&accepted));
         Ok(Switch {
             handler,
             addr,
             running: Mutex::new(Some(running)),
+            accepted,
         })
+    }
+
+    /// Connections accepted since it started (every time it was up).
+    pub(crate) fn connections_accepted(&self) -> u64 {
+        self.accepted.load(Ordering::Relaxed)
     }
 
     fn slot(&self) -> std::sync::MutexGuard<'_, Option<Running>> {
@@ -281,7 +298,11 @@ impl<H: Handler> Power for Switch<H> {
                 return Ok(());
             }
             let listener = TcpListener::bind(self.addr).await?;
-            let running = serve(Arc::clone(&self.handler), listener);
+            let running = serve(
+                Arc::clone(&self.handler),
+                listener,
+                Arc::clone(&self.accepted),
+            );
             let mut slot = self.slot();
             match slot.as_ref() {
                 // Someone else brought it up while we were binding: keep theirs.

@@ -45,6 +45,72 @@ pub enum Overflow {
     DropOldest,
 }
 
+/// How many requests the queue keeps in flight at once.
+///
+/// The default adapts ([`Concurrency::default`]): the limit starts at
+/// [`QueueConfig::DEFAULT_CONCURRENCY`], grows while round trips stay close to the fastest
+/// seen and nothing is refused, and shrinks when latency rises, on `429` and `503` answers
+/// and on timeouts (once per episode). Over a network, where every call pays a round trip,
+/// that finds how many requests Gamooga takes at once instead of guessing: a fixed 32 at
+/// 50 ms is at most 640 events/s. [`QueueStats::in_flight_limit`](crate::queue::QueueStats::in_flight_limit)
+/// shows the limit now.
+///
+/// ```
+/// use gamooga::queue::{Concurrency, QueueConfig};
+/// assert_eq!(QueueConfig::default().get_concurrency_policy(), Concurrency::default());
+/// let fixed = QueueConfig::default().concurrency(8); // exactly 8 at most, no adapting
+/// assert_eq!(fixed.get_concurrency_policy(), Concurrency::Fixed(8));
+/// let bounded = QueueConfig::default().adaptive_concurrency(4, 64);
+/// assert_eq!(bounded.get_concurrency(), 64); // the most ever in flight
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Concurrency {
+    /// At most this many requests in flight, whatever the latency and the answers (the
+    /// shared backpressure pause still applies).
+    Fixed(usize),
+    /// A limit that adapts between `min` and `max`, starting at
+    /// [`DEFAULT_CONCURRENCY`](QueueConfig::DEFAULT_CONCURRENCY) (or the nearest bound).
+    Adaptive {
+        /// The limit never goes below it.
+        min: usize,
+        /// Nor above it: the most requests ever in flight, and the number of delivery tasks.
+        max: usize,
+    },
+}
+
+impl Default for Concurrency {
+    /// Adaptive, from 1 to [`QueueConfig::MAX_CONCURRENCY`].
+    fn default() -> Self {
+        Concurrency::Adaptive {
+            min: 1,
+            max: QueueConfig::MAX_CONCURRENCY,
+        }
+    }
+}
+
+impl Concurrency {
+    /// The most requests this lets be in flight at once.
+    pub fn max_in_flight(&self) -> usize {
+        match *self {
+            Concurrency::Fixed(n) => n,
+            Concurrency::Adaptive { max, .. } => max,
+        }
+    }
+}
+
+/// Which adaptive limiter runs (the default was chosen by measurement; the other stays for
+/// the benchmark that compares them, `benches/network.rs`). Not a stable API.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AdaptiveAlgorithm {
+    /// The gradient limiter (latency against its minimum, CUBIC after an overload).
+    #[default]
+    Gradient,
+    /// AIMD (TCP Reno with slow start).
+    Aimd,
+}
+
 /// The dead-letter hook: called once for every event the queue gives up on.
 pub(crate) type DeadLetterHook = Arc<dyn Fn(DeadLetter) + Send + Sync>;
 
@@ -54,7 +120,7 @@ pub(crate) type DeadLetterHook = Arc<dyn Fn(DeadLetter) + Send + Sync>;
 /// |---|---|
 /// | [`capacity`](Self::capacity) | 10,000 events (queued, waiting for a retry or in flight) |
 /// | [`overflow`](Self::overflow) | [`Overflow::Wait`] |
-/// | [`concurrency`](Self::concurrency) | 32 requests in flight (at most 1,024) |
+/// | [`adaptive_concurrency`](Self::adaptive_concurrency) / [`concurrency`](Self::concurrency) | adaptive, from 1 to 1,024 requests in flight, starting at 32 ([`Concurrency`]) |
 /// | [`retry`](Self::retry) | [`RetryPolicy::background`]: 10 attempts, up to 1 h |
 /// | [`pause_floor`](Self::pause_floor) | 1 s: the pause after a `429` without `Retry-After`, or a failed resolution |
 /// | [`dead_letter`](Self::dead_letter) | none (dead letters are still counted and logged) |
@@ -77,7 +143,8 @@ pub(crate) type DeadLetterHook = Arc<dyn Fn(DeadLetter) + Send + Sync>;
 pub struct QueueConfig {
     pub(crate) capacity: usize,
     pub(crate) overflow: Overflow,
-    pub(crate) concurrency: usize,
+    pub(crate) concurrency: Concurrency,
+    pub(crate) algorithm: AdaptiveAlgorithm,
     pub(crate) retry: RetryPolicy,
     pub(crate) pause_floor: Duration,
     pub(crate) dead_letter: Option<DeadLetterHook>,
@@ -92,7 +159,8 @@ impl Default for QueueConfig {
         QueueConfig {
             capacity: Self::DEFAULT_CAPACITY,
             overflow: Overflow::Wait,
-            concurrency: Self::DEFAULT_CONCURRENCY,
+            concurrency: Concurrency::default(),
+            algorithm: AdaptiveAlgorithm::default(),
             retry: RetryPolicy::background(),
             pause_floor: DeliveryRules::DEFAULT_PAUSE_FLOOR,
             dead_letter: None,
@@ -110,6 +178,7 @@ impl fmt::Debug for QueueConfig {
         d.field("capacity", &self.capacity)
             .field("overflow", &self.overflow)
             .field("concurrency", &self.concurrency)
+            .field("algorithm", &self.algorithm)
             .field("retry", &self.retry)
             .field("pause_floor", &self.pause_floor)
             .field(
@@ -126,14 +195,11 @@ impl fmt::Debug for QueueConfig {
 impl QueueConfig {
     /// The default capacity: 10,000 events.
     pub const DEFAULT_CAPACITY: usize = 10_000;
-    /// The default number of requests in flight. Measured with `benches/queue.rs` against the
-    /// emulator: on loopback (no network latency, CPU-bound) the concurrency hardly matters
-    /// (15-24k events/s from 1 to 64); with a 2 ms round trip, throughput grows with it
-    /// (about 2k events/s at 8, 7k at 32, 12k at 64). 32 keeps a few thousand events per
-    /// second over real networks with a modest number of connections to Gamooga.
+    /// Where the adaptive limit starts (the fixed default before it adapted): from there it
+    /// grows by about √limit a round trip while latency stays low.
     pub const DEFAULT_CONCURRENCY: usize = 32;
-    /// The most requests in flight a queue allows (each is a delivery task and, over
-    /// HTTP/1.1, a connection).
+    /// The most requests in flight a queue allows, and the adaptive limit's default maximum
+    /// (each is a delivery task and, over HTTP/1.1, a connection).
     pub const MAX_CONCURRENCY: usize = 1024;
 
     /// Sets how many events the queue holds at most (queued, waiting for a retry or in
@@ -149,10 +215,29 @@ impl QueueConfig {
         self
     }
 
-    /// Sets how many requests are in flight at once (over keep-alive connections); at least
-    /// 1, at most [`MAX_CONCURRENCY`](Self::MAX_CONCURRENCY).
+    /// Sets a fixed number of requests in flight at once (over keep-alive connections), at
+    /// least 1, at most [`MAX_CONCURRENCY`](Self::MAX_CONCURRENCY): the limit no longer
+    /// adapts ([`Concurrency::Fixed`]). For tests that need an order, or a server whose
+    /// capacity you know.
     pub fn concurrency(mut self, requests: usize) -> Self {
-        self.concurrency = requests.clamp(1, Self::MAX_CONCURRENCY);
+        self.concurrency = Concurrency::Fixed(requests.clamp(1, Self::MAX_CONCURRENCY));
+        self
+    }
+
+    /// Lets the number of requests in flight adapt between `min` and `max` (the default,
+    /// with 1 and [`MAX_CONCURRENCY`](Self::MAX_CONCURRENCY)): see [`Concurrency`]. Both
+    /// are clamped to `1..=MAX_CONCURRENCY`, and `max` to at least `min`.
+    pub fn adaptive_concurrency(mut self, min: usize, max: usize) -> Self {
+        let min = min.clamp(1, Self::MAX_CONCURRENCY);
+        let max = max.clamp(min, Self::MAX_CONCURRENCY);
+        self.concurrency = Concurrency::Adaptive { min, max };
+        self
+    }
+
+    /// Chooses the adaptive limiter (for `benches/network.rs`). Not a stable API.
+    #[doc(hidden)]
+    pub fn adaptive_algorithm(mut self, algorithm: AdaptiveAlgorithm) -> Self {
+        self.algorithm = algorithm;
         self
     }
 
@@ -213,8 +298,13 @@ impl QueueConfig {
         self.overflow
     }
 
-    /// The number of requests in flight at once.
+    /// The most requests ever in flight at once: the fixed number, or the adaptive maximum.
     pub fn get_concurrency(&self) -> usize {
+        self.concurrency.max_in_flight()
+    }
+
+    /// Whether the concurrency is fixed or adaptive, and its bounds.
+    pub fn get_concurrency_policy(&self) -> Concurrency {
         self.concurrency
     }
 

@@ -1,7 +1,8 @@
 //! The delivery loop: a scheduler task and a pool of delivery tasks, sized by the
-//! concurrency (the most requests that may ever be in flight). Each delivery task takes the
-//! next event that may start (nothing ready, a pause, or the state's in-flight limit make
-//! it park), delivers it once, and settles the outcome by the [`DeliveryRules`]; the
+//! concurrency's maximum (the most requests that may ever be in flight). Each delivery task
+//! takes the next event that may start (nothing ready, a pause, or the state's in-flight
+//! limit make it park), delivers it once, and settles the outcome by the [`DeliveryRules`]
+//! (the state feeds the attempt to its limiter there, which moves the limit); the
 //! scheduler moves due retries back to the ready line, ends pauses, and reads replay pages.
 //!
 //! A panic in an attempt (the transport, a [`Deliver`](crate::queue::Deliver), a `tracing`
@@ -39,7 +40,7 @@ impl Drop for RuntimeEnd {
 pub(super) async fn run(shared: Arc<Shared>) {
     let end = RuntimeEnd(shared.clone());
     let mut tasks = JoinSet::new();
-    for slot in 0..shared.config.concurrency {
+    for slot in 0..shared.config.get_concurrency() {
         tasks.spawn(supervise(shared.clone(), slot));
     }
     loop {

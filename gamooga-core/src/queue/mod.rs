@@ -48,6 +48,10 @@
 //!   the last warning gets neither (a flapping backend logs once a minute, not twice per flap).
 //!   [`QueueStats`] shows `failing_since` and `last_error` for every outage. Single retries are logged
 //!   at `DEBUG`. No user id or property value is logged above `DEBUG`.
+//! - **Concurrency adapts** ([`Concurrency`]): the number of requests in flight grows while
+//!   round trips stay near the fastest seen, and shrinks when latency rises and on each
+//!   episode of `429`, `503` or timeouts (a pause is not a sample: nothing is sent during
+//!   it). Connection errors and rejections say nothing about load and leave it alone.
 //! - **No setting panics**: durations saturate, `Duration::MAX` means "forever".
 //!
 //! # Ending a queue
@@ -71,12 +75,14 @@
 //! `settle.rs` holds the [`DeliveryRules`]; `store.rs` the one `Store` type behind
 //! which the spool lives (a no-op without the `spool` feature); `deliver.rs` the scheduler
 //! and the delivery tasks, which consult one value for how many requests may be in flight
-//! now (fixed at the concurrency today; the pool is sized by it as the maximum); `shared.rs`
+//! now (the pool is sized by the concurrency's maximum); `limit.rs` the limiters that move
+//! that value (fixed, or adaptive: fed every settled attempt by the state); `shared.rs`
 //! what runs outside the lock (wake-ups, hooks, logs).
 
 mod client;
 mod config;
 mod deliver;
+mod limit;
 pub mod metrics;
 mod settle;
 mod shared;
@@ -91,7 +97,9 @@ use std::time::Duration;
 
 pub use crate::dead_letter::{DeadLetter, DeadLetterReason};
 pub use crate::tag::Tag;
-pub use config::{Overflow, QueueConfig};
+#[doc(hidden)]
+pub use config::AdaptiveAlgorithm;
+pub use config::{Concurrency, Overflow, QueueConfig};
 pub use settle::{Decision, DeliveryRules, Outcome, Pause, PauseCause, Verdict};
 pub use stats::{DeadLetterCounts, Latency, QueueStats, ShutdownReport};
 

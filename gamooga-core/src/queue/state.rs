@@ -24,7 +24,8 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::call::Request;
 use crate::dead_letter::DeadLetterReason;
 use crate::error::Error;
-use crate::queue::config::{Overflow, QueueConfig};
+use crate::queue::config::{AdaptiveAlgorithm, Concurrency, Overflow, QueueConfig};
+use crate::queue::limit::{self, Limit, Sample, Signal};
 use crate::queue::settle::{later, DeliveryRules, Outcome, PauseCause, Verdict};
 use crate::queue::stats::{DeadLetterCounts, Histogram, QueueStats};
 use crate::queue::store::{Backlog, Page, Replayed};
@@ -218,10 +219,17 @@ pub(super) struct State {
     /// One slot per delivery task: the event it is delivering. A slot emptied by `drain`
     /// tells its task to drop the attempt's outcome.
     in_flight: Vec<Option<Entry>>,
+    /// Per slot: when its attempt started, and how many were in flight then (itself
+    /// included), for the limiter's sample.
+    started: Vec<(Instant, usize)>,
     in_flight_count: usize,
-    /// How many requests may be in flight now: fixed at the configured concurrency today;
-    /// an adaptive limiter (issue 12) moves it between 1 and the pool's size.
+    /// The most in flight at once so far.
+    in_flight_peak: usize,
+    /// How many requests may be in flight now (`limiter.limit()`, at most the pool's size),
+    /// read by every start.
     limit: usize,
+    /// What moves `limit`: fixed, or adaptive (fed every settled attempt by `finish`).
+    limiter: Box<dyn Limit>,
     /// Tokens (ids) of enqueues writing their spool row.
     reserving: BTreeSet<u64>,
     /// Ids accepted (or reserved) and not yet settled, for `flush`.
@@ -257,7 +265,8 @@ pub(super) struct State {
 impl State {
     /// A new queue's state; `backlog`: the spool rows an earlier run left (`None` in memory).
     pub(super) fn new(config: &QueueConfig, durable: bool, backlog: Option<&Backlog>) -> State {
-        let pool = config.concurrency;
+        let pool = config.get_concurrency();
+        let limiter = limiter(config.concurrency, config.algorithm);
         let left = backlog.map_or(0, |b| b.count);
         let replay = Replay {
             next_id: 1,
@@ -276,8 +285,11 @@ impl State {
             ready: VecDeque::new(),
             waiting: BTreeMap::new(),
             in_flight: (0..pool).map(|_| None).collect(),
+            started: vec![(Instant::now(), 0); pool],
             in_flight_count: 0,
-            limit: pool,
+            in_flight_peak: 0,
+            limit: limiter.limit().clamp(1, pool),
+            limiter,
             reserving: BTreeSet::new(),
             outstanding: BTreeSet::new(),
             replay,
@@ -564,13 +576,16 @@ impl State {
         let Some(mut e) = self.ready.pop_front() else {
             return Start::Wait;
         };
+        let now = Instant::now();
         e.attempts = e.attempts.saturating_add(1);
         if e.first_attempt.is_none() {
-            e.first_attempt = Some(Instant::now());
+            e.first_attempt = Some(now);
         }
         let request = e.request.clone();
         self.in_flight[slot] = Some(e);
         self.in_flight_count += 1;
+        self.in_flight_peak = self.in_flight_peak.max(self.in_flight_count);
+        self.started[slot] = (now, self.in_flight_count);
         Start::Go(request)
     }
 
@@ -603,6 +618,7 @@ impl State {
             return effects;
         };
         self.in_flight_count -= 1;
+        self.adapt(slot, &attempted, now, &mut effects);
         let elapsed = e
             .first_attempt
             .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
@@ -675,6 +691,29 @@ impl State {
         }
         effects.scheduler |= self.wants_page();
         effects
+    }
+
+    /// Feeds the attempt of `slot` to the limiter; when the limit grew, wakes parked tasks
+    /// for the room it made (the finishing task takes one event itself).
+    fn adapt(&mut self, slot: usize, attempted: &Attempted, now: Instant, effects: &mut Effects) {
+        let (started, in_flight) = self.started[slot];
+        let sample = Sample {
+            started,
+            rtt: now.saturating_duration_since(started),
+            in_flight,
+            signal: signal(attempted),
+        };
+        self.limiter.sample(&sample, now);
+        let before = self.limit;
+        self.limit = self.limiter.limit().clamp(1, self.in_flight.len());
+        if self.limit > before && self.paused_until.is_none() {
+            let room = self.limit.saturating_sub(self.in_flight_count + 1);
+            let mut woken = 0;
+            while woken < room && self.ready.len() > woken + 1 && self.claim_idle() {
+                woken += 1;
+            }
+            effects.work += woken;
+        }
     }
 
     /// A dead letter's hook has run: its event is settled.
@@ -932,6 +971,7 @@ impl State {
             last_error: self.health.last_error.as_ref().map(ToString::to_string),
             in_flight: self.in_flight_count as u64,
             in_flight_limit: self.limit as u64,
+            in_flight_peak: self.in_flight_peak as u64,
             waiting_retry: self.waiting.len() as u64,
             spool_backlog: self.replay.left,
             dead_letters_pruned: pruned,
@@ -939,6 +979,34 @@ impl State {
             // The counts kept outside the state (hook, disabled, lookups): `Shared::stats`.
             ..QueueStats::default()
         }
+    }
+}
+
+/// The limiter a configuration asks for.
+fn limiter(concurrency: Concurrency, algorithm: AdaptiveAlgorithm) -> Box<dyn Limit> {
+    match concurrency {
+        Concurrency::Fixed(n) => Box::new(limit::Fixed(n)),
+        Concurrency::Adaptive { min, max } => {
+            let bounds = limit::Bounds::new(min, max, QueueConfig::DEFAULT_CONCURRENCY);
+            match algorithm {
+                AdaptiveAlgorithm::Gradient => Box::new(limit::Gradient::new(bounds)),
+                AdaptiveAlgorithm::Aimd => Box::new(limit::Aimd::new(bounds)),
+            }
+        }
+    }
+}
+
+/// What an attempt says about load: a `200` is a latency sample; a `429`, a `503` or a
+/// timeout, an overload; anything else (a rejection, a connection error, a backend that
+/// cannot be resolved, a panic) nothing.
+fn signal(attempted: &Attempted) -> Signal {
+    match attempted {
+        Attempted::Delivered => Signal::Ok,
+        Attempted::Failed(Error::Http {
+            status: 429 | 503, ..
+        })
+        | Attempted::Failed(Error::Timeout { .. }) => Signal::Overload,
+        Attempted::Failed(_) | Attempted::Panicked => Signal::Ignore,
     }
 }
 
@@ -1151,6 +1219,130 @@ mod tests {
         let s = st.stats(0);
         assert_eq!((s.enqueued, s.still_spooled), (2, 2), "{s:?}");
         identity(&st);
+    }
+
+    /// A limiter that records what it is fed and moves to a scripted limit.
+    #[derive(Debug)]
+    struct Scripted {
+        limit: usize,
+        next: Option<usize>,
+        seen: std::sync::Arc<std::sync::Mutex<Vec<(Signal, usize)>>>,
+    }
+
+    impl Limit for Scripted {
+        fn limit(&self) -> usize {
+            self.limit
+        }
+        fn sample(&mut self, s: &Sample, _now: Instant) {
+            self.seen.lock().unwrap().push((s.signal, s.in_flight));
+            if let Some(next) = self.next.take() {
+                self.limit = next;
+            }
+        }
+    }
+
+    fn http(status: u16) -> Error {
+        Error::Http {
+            call: crate::call::Endpoint::Evwid,
+            host: "backend.test".into(),
+            status,
+            body: String::new(),
+            attempts: 1,
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn every_settled_attempt_feeds_the_limiter_its_signal() {
+        let mut st = state(10, 4, Overflow::Wait);
+        let seen = std::sync::Arc::default();
+        st.limiter = Box::new(Scripted {
+            limit: 4,
+            next: None,
+            seen: std::sync::Arc::clone(&seen),
+        });
+        for _ in 0..4 {
+            let _ = st.admit(request(), false, Stamp::now());
+        }
+        for slot in 0..4 {
+            assert!(matches!(st.start(slot), Start::Go(_)));
+        }
+        let reset = Error::Connection {
+            call: crate::call::Endpoint::Evwid,
+            host: "backend.test".into(),
+            phase: crate::error::Phase::Unknown,
+            message: "reset".into(),
+            attempts: 1,
+        };
+        let now = Instant::now();
+        let _ = st.finish(0, Attempted::Delivered, &rules(), now);
+        let _ = st.finish(1, Attempted::Failed(http(429)), &rules(), now);
+        let _ = st.finish(2, Attempted::Failed(http(503)), &rules(), now);
+        let _ = st.finish(3, Attempted::Failed(reset), &rules(), now);
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [
+                (Signal::Ok, 1),
+                (Signal::Overload, 2),
+                (Signal::Overload, 3),
+                (Signal::Ignore, 4)
+            ],
+            "the signal, and how many were in flight when each started"
+        );
+    }
+
+    #[test]
+    fn a_limit_that_grows_wakes_parked_tasks_for_the_room_it_made() {
+        let mut st = state(20, 8, Overflow::Wait);
+        st.limiter = Box::new(Scripted {
+            limit: 1,
+            next: Some(4),
+            seen: std::sync::Arc::default(),
+        });
+        st.limit = 1;
+        for _ in 0..10 {
+            let _ = st.admit(request(), false, Stamp::now());
+        }
+        assert!(matches!(st.start(0), Start::Go(_)));
+        for slot in 1..8 {
+            assert!(matches!(st.start(slot), Start::Wait), "at the limit");
+            st.park();
+        }
+        let fx = st.finish(0, Attempted::Delivered, &rules(), Instant::now());
+        assert_eq!(st.stats(0).in_flight_limit, 4);
+        // Room for 4: the finishing task takes one, three parked ones are woken.
+        assert_eq!(fx.work, 3);
+        assert!(matches!(st.start(0), Start::Go(_)));
+        for slot in 1..4 {
+            assert!(matches!(st.start(slot), Start::Go(_)));
+        }
+        assert!(matches!(st.start(4), Start::Wait));
+    }
+
+    #[test]
+    fn an_adaptive_limit_is_cut_by_a_429_and_shows_in_stats() {
+        let config = QueueConfig::default().capacity(100);
+        let mut st = State::new(&config, false, None);
+        assert_eq!(
+            st.stats(0).in_flight_limit,
+            QueueConfig::DEFAULT_CONCURRENCY as u64
+        );
+        for _ in 0..10 {
+            let _ = st.admit(request(), false, Stamp::now());
+        }
+        assert!(matches!(st.start(0), Start::Go(_)));
+        let _ = st.finish(0, Attempted::Failed(http(429)), &rules(), Instant::now());
+        let limit = st.stats(0).in_flight_limit;
+        assert!(
+            limit < QueueConfig::DEFAULT_CONCURRENCY as u64,
+            "a 429 cuts the limit: {limit}"
+        );
+        // A fixed concurrency does not move.
+        let mut st = state(100, 8, Overflow::Wait);
+        let _ = st.admit(request(), false, Stamp::now());
+        assert!(matches!(st.start(0), Start::Go(_)));
+        let _ = st.finish(0, Attempted::Failed(http(429)), &rules(), Instant::now());
+        assert_eq!(st.stats(0).in_flight_limit, 8);
     }
 
     #[test]

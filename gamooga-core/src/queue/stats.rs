@@ -145,8 +145,12 @@ pub struct QueueStats {
     pub last_error: Option<String>,
     /// Requests in flight now.
     pub in_flight: u64,
-    /// How many requests may be in flight now.
+    /// How many requests may be in flight now: the adaptive limit (see
+    /// [`Concurrency`](crate::queue::Concurrency)), or the fixed concurrency.
     pub in_flight_limit: u64,
+    /// The most requests that were in flight at once so far: over HTTP/1.1 with keep-alive,
+    /// about the number of connections the queue opened.
+    pub in_flight_peak: u64,
     /// Events waiting for a retry now.
     pub waiting_retry: u64,
     /// Spool rows of an earlier run not read back yet (they are read as room frees up).

@@ -1,4 +1,4 @@
-//! The default transport: reqwest with rustls.
+//! The transport for proxies: reqwest with rustls.
 
 use std::error::Error as _;
 use std::time::Duration;
@@ -10,7 +10,10 @@ use crate::call::Method;
 use crate::error::{Error, Result};
 use crate::retry::finite;
 
-/// The default [`Transport`]: reqwest over rustls (webpki roots), with a keep-alive
+/// A [`Transport`] over reqwest and rustls (webpki roots), the default when a proxy is set
+/// in the environment (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`: reqwest goes through it and
+/// honours `NO_PROXY`; [`HyperTransport`](super::HyperTransport), the default otherwise,
+/// does not), or around a reqwest client you configured yourself. It has a keep-alive
 /// connection pool, connect and request timeouts, and a `User-Agent` of
 /// `gamooga-rust/<version>`. Certificate checks are never turned off, and redirects are not
 /// followed (a 3xx is an HTTP error, so an answer can't send calls elsewhere).
@@ -64,7 +67,10 @@ impl ReqwestTransport {
         }
         let client = builder
             .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(32)
+            // As many idle connections as a queue may have requests in flight: a smaller
+            // pool closes connections whenever the adaptive limit dips (a pause, a shrink)
+            // and opens them again after. Idle ones still close after 90 s.
+            .pool_max_idle_per_host(crate::queue::QueueConfig::MAX_CONCURRENCY)
             .tcp_keepalive(Duration::from_secs(60))
             .tcp_nodelay(true)
             .redirect(reqwest::redirect::Policy::none())
