@@ -129,13 +129,17 @@ async fn main() {
                 ),
             )
             .await;
-        let rows = browser
+        let shown = browser
+            .eval("return document.getElementById('shown').textContent")
+            .await;
+        let drawn = browser
             .eval("return document.querySelectorAll('#calls-body tr[data-seq]').length")
             .await;
         let ratio = with / without;
         println!(
             "run {run}: no page {without:>9.0} req/s | page open {with:>9.0} req/s \
-             ({total} calls, the page counted them all, {rows} rows shown) | ratio {:.1}%",
+             ({total} calls, the page counted them all and says \"{}\"; {drawn} rows drawn) | ratio {:.1}%",
+            shown.as_str().unwrap_or_default(),
             ratio * 100.0
         );
         closed.push(without);

@@ -138,7 +138,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     browser
         .wait_until(
             "the calls are shown",
-            "return document.querySelectorAll('#calls-body tr[data-seq]').length >= 40",
+            &format!(
+                "return document.getElementById('t-total').textContent.replace(/,/g, '') === '{}' \
+                   && document.querySelectorAll('#calls-body tr[data-seq]').length > 0",
+                emu.total_calls()
+            ),
         )
         .await;
     browser.click("#calls-body tr.rejected button").await;

@@ -89,7 +89,7 @@ async fn rows_appear_live_and_rejected_calls_show_their_reason() {
     browser
         .wait_until(
             "the three purchases and both rejected calls are shown",
-            "return document.querySelectorAll('#calls-body tr').length === 6",
+            "return document.querySelectorAll('#calls-body tr:not(.spacer)').length === 6",
         )
         .await;
     assert!(not_reloaded(&browser).await, "rows came without a reload");
@@ -181,7 +181,7 @@ async fn a_filter_hides_the_rest_and_survives_a_reload() {
     browser
         .wait_until(
             "all calls are shown",
-            "return document.querySelectorAll('#calls-body tr').length === 7",
+            "return document.querySelectorAll('#calls-body tr:not(.spacer)').length === 7",
         )
         .await;
 
@@ -189,7 +189,7 @@ async fn a_filter_hides_the_rest_and_survives_a_reload() {
     browser
         .wait_until(
             "only the signups are shown",
-            "const rows = [...document.querySelectorAll('#calls-body tr')]; \
+            "const rows = [...document.querySelectorAll('#calls-body tr:not(.spacer)')]; \
              return rows.length === 3 && rows.every(r => r.querySelector('td.event').textContent === 'signup')",
         )
         .await;
@@ -200,7 +200,7 @@ async fn a_filter_hides_the_rest_and_survives_a_reload() {
     browser
         .wait_until(
             "the reloaded page keeps the filter",
-            "const rows = [...document.querySelectorAll('#calls-body tr')]; \
+            "const rows = [...document.querySelectorAll('#calls-body tr:not(.spacer)')]; \
              return document.getElementById('f-event').value === 'signup' && rows.length === 3 \
                 && rows.every(r => r.querySelector('td.event').textContent === 'signup')",
         )
@@ -211,7 +211,7 @@ async fn a_filter_hides_the_rest_and_survives_a_reload() {
     browser
         .wait_until(
             "the new signup arrives, the purchase does not",
-            "const rows = [...document.querySelectorAll('#calls-body tr')]; \
+            "const rows = [...document.querySelectorAll('#calls-body tr:not(.spacer)')]; \
              return rows.length === 4 && rows[0].innerText.includes('u=late')",
         )
         .await;
@@ -418,7 +418,7 @@ async fn the_composers_call_appears_in_the_stream() {
     browser
         .wait_until(
             "both composed calls are in the stream",
-            "const rows = [...document.querySelectorAll('#calls-body tr')]; \
+            "const rows = [...document.querySelectorAll('#calls-body tr:not(.spacer)')]; \
              return rows.length === 2 && rows.every(r => r.innerText.includes('u=composer-1'))",
         )
         .await;
@@ -467,12 +467,39 @@ async fn the_page_keeps_a_bounded_history_and_says_what_it_left_out() {
                && document.getElementById('shown').textContent.includes('of 1,500 calls')",
         )
         .await;
-    let kept = browser
-        .eval("return document.querySelectorAll('#calls-body tr[data-seq]').length")
-        .await
-        .as_u64()
-        .unwrap();
+    // The table is virtual: scroll it from top to bottom a view at a time, and collect the
+    // rows as the page draws them (each row keeps its element, so an element seen twice is
+    // one row). A gap row stands for calls left out of a burst: `-n`.
+    let scrolled = browser
+        .eval_async(
+            "const done = arguments[arguments.length - 1]; \
+             const wrap = document.getElementById('calls-wrap'); \
+             const frame = () => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r))); \
+             (async () => { \
+               const seen = new Set(); const rows = []; let most = 0; \
+               wrap.scrollTop = 0; await frame(); \
+               for (;;) { \
+                 const drawn = [...document.querySelectorAll('#calls-body tr:not(.spacer)')]; \
+                 most = Math.max(most, drawn.length); \
+                 for (const r of drawn) { \
+                   if (seen.has(r)) continue; \
+                   seen.add(r); \
+                   rows.push(r.dataset.seq ? Number(r.dataset.seq) : -Number(r.innerText.replace(/[^0-9]/g, ''))); \
+                 } \
+                 if (wrap.scrollTop + wrap.clientHeight >= wrap.scrollHeight - 1) break; \
+                 wrap.scrollTop += wrap.clientHeight; \
+                 await frame(); \
+               } \
+               done({ rows, most }); \
+             })();",
+        )
+        .await;
+    let rows: Vec<i64> = serde_json::from_value(scrolled["rows"].clone()).unwrap();
+    let most = scrolled["most"].as_u64().unwrap();
+    let kept = rows.iter().filter(|r| **r > 0).count() as u64;
     assert!((200..=1000).contains(&kept), "{kept} rows kept");
+    // Only the rows in view (and a margin) are in the document at once.
+    assert!(most < 100, "{most} rows drawn at once, of {kept}");
     let shown = browser
         .eval("return document.getElementById('shown').textContent")
         .await;
@@ -486,13 +513,6 @@ async fn the_page_keeps_a_bounded_history_and_says_what_it_left_out() {
     );
     // Newest first; where a burst was too fast to show in full, a row says how many calls
     // were left out there, and they add up.
-    let rows = browser
-        .eval(
-            "return [...document.querySelectorAll('#calls-body tr')].map(r => r.dataset.seq \
-               ? Number(r.dataset.seq) : -Number(r.innerText.replace(/[^0-9]/g, '')))",
-        )
-        .await;
-    let rows: Vec<i64> = serde_json::from_value(rows).unwrap();
     assert_eq!(rows.first(), Some(&1500));
     let mut expected = 1500;
     for row in &rows {
@@ -506,6 +526,69 @@ async fn the_page_keeps_a_bounded_history_and_says_what_it_left_out() {
             expected -= 1;
         }
     }
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_reader_scrolled_down_keeps_their_place_while_calls_arrive() {
+    let _one = ONE_BROWSER.lock().await;
+    let Some(browser) = launch(1280, 800).await else {
+        return;
+    };
+    let emu = Emulator::start().await.unwrap();
+    open(&browser, &emu.inspector_url()).await;
+    let client = sdk(&emu, "acme");
+    for i in 0..120 {
+        client
+            .track(&format!("reader-{i}"), &purchase("A", 1.0))
+            .await
+            .unwrap();
+    }
+    let counted = |n: usize| {
+        format!("return document.getElementById('t-total').textContent.replace(/,/g, '') === '{n}'")
+    };
+    browser
+        .wait_until("the page counts 121 calls", &counted(121))
+        .await;
+    // The call under a point in the middle of the table, once the page has drawn.
+    let call_in_view = "const done = arguments[arguments.length - 1]; \
+        requestAnimationFrame(() => requestAnimationFrame(() => { \
+          const r = document.getElementById('calls-wrap').getBoundingClientRect(); \
+          const tr = document.elementFromPoint(r.left + 40, r.top + r.height / 2).closest('tr'); \
+          done(tr && tr.dataset.seq ? Number(tr.dataset.seq) : null); \
+        }));";
+    let at_top = browser.eval_async(call_in_view).await;
+    browser
+        .eval("document.getElementById('calls-wrap').scrollTop = 60 * 27; return true")
+        .await;
+    let before = browser.eval_async(call_in_view).await;
+    assert!(
+        before
+            .as_u64()
+            .is_some_and(|seq| seq < at_top.as_u64().unwrap()),
+        "scrolled to older calls: {at_top} then {before}"
+    );
+    for i in 0..30 {
+        client
+            .track(&format!("later-{i}"), &purchase("B", 2.0))
+            .await
+            .unwrap();
+    }
+    browser
+        .wait_until("the page counts 151 calls", &counted(151))
+        .await;
+    let after = browser.eval_async(call_in_view).await;
+    assert_eq!(before, after, "the call in view stays in view");
+    // Back at the top, the newest call shows.
+    browser
+        .eval("document.getElementById('calls-wrap').scrollTop = 0; return true")
+        .await;
+    browser
+        .wait_until(
+            "the newest call is drawn at the top",
+            "return document.querySelector('#calls-body tr[data-seq]').dataset.seq === '151'",
+        )
+        .await;
     browser.close().await;
 }
 

@@ -128,6 +128,16 @@ impl Browser {
             .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
     }
 
+    /// Runs `script` (a function body) in the page and waits for it to call its last
+    /// argument (`arguments[arguments.length - 1]`) with the result: for scripts that wait
+    /// for the page to draw.
+    pub async fn eval_async(&self, script: &str) -> Value {
+        self.client
+            .execute_async(script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+    }
+
     /// Waits until `script` returns `true`; panics with `what` and the page's state if it
     /// does not within [`WAIT`].
     pub async fn wait_until(&self, what: &str, script: &str) {
@@ -149,7 +159,7 @@ impl Browser {
     /// The text of the rows of the calls table, newest first.
     pub async fn rows(&self) -> Vec<String> {
         let rows = self
-            .eval("return [...document.querySelectorAll('#calls-body tr')].map(r => r.innerText)")
+            .eval("return [...document.querySelectorAll('#calls-body tr:not(.spacer)')].map(r => r.innerText)")
             .await;
         rows.as_array()
             .map(|a| {

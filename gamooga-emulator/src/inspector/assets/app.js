@@ -8,7 +8,10 @@ const $ = (id) => document.getElementById(id);
 
 const state = {
   source: null,
-  shown: 0,        // rows in the table
+  rows: [],        // newest first: the rows the page keeps, and gaps ({gap: n})
+  shown: 0,        // call rows in `rows`
+  rowHeight: 27,   // px, as the stylesheet sets it (measured once rows show)
+  measured: false,
   matched: 0,      // matching calls the stream stood for since the page (re)started
   selected: null,  // seq of the call shown in the detail
   faults: null,
@@ -89,29 +92,33 @@ function connect() {
   source.onmessage = (e) => apply(JSON.parse(e.data));
 }
 
+// The table is virtual: the page keeps up to MAX_ROWS rows (and the gaps between them) in
+// `state.rows`, and puts in the document only the rows in view, plus a margin, between two
+// spacers. Rows have one fixed height (the stylesheet keeps each on one line). A burst of
+// calls then costs the page a few dozen rows of layout per frame, not a thousand-row table:
+// with the page open, the emulator keeps its rate (benches/inspector_load.rs).
 function apply(msg) {
-  const body = $("calls-body");
   if (msg.replace) {
-    body.textContent = "";
+    state.rows = [];
     state.shown = 0;
     state.matched = 0;
+    $("calls-wrap").scrollTop = 0;
   }
   state.matched += msg.matched;
   if (msg.rows.length) {
-    const frag = document.createDocumentFragment();
-    for (const row of msg.rows) frag.append(renderRow(row));   // newest first
+    const added = msg.rows.slice();                              // newest first
     // More calls matched than one message carries (a burst): say where they were left out.
     const skipped = msg.matched - msg.rows.length;
-    if (skipped > 0 && !msg.replace && body.firstElementChild) {
-      frag.append(el("tr", { class: "gap" }, el("td", { colspan: 8 },
-        `⋯ ${fmtInt(skipped)} calls arrived here too fast to show (a burst); filter to see fewer`)));
-    }
-    body.prepend(frag);
+    if (skipped > 0 && !msg.replace && state.rows.length) added.push({ gap: skipped });
+    state.rows = added.concat(state.rows);
     state.shown += msg.rows.length;
-    while (state.shown > MAX_ROWS || (body.lastElementChild && body.lastElementChild.classList.contains("gap"))) {
-      if (!body.lastElementChild.classList.contains("gap")) state.shown--;
-      body.lastElementChild.remove();
+    while (state.rows.length && (state.shown > MAX_ROWS || state.rows[state.rows.length - 1].gap)) {
+      if (!state.rows.pop().gap) state.shown--;
     }
+    // Scrolled down to read older calls: keep them in place while newer ones arrive above.
+    const wrap = $("calls-wrap");
+    if (wrap.scrollTop > 0) wrap.scrollTop += added.length * state.rowHeight;
+    scheduleRender();
   }
   const leftOut = state.matched - state.shown;
   const filtered = filterParams().toString() !== "";
@@ -128,21 +135,73 @@ function apply(msg) {
   showFaults(msg.faults);
 }
 
+// One render per frame at most, however many messages arrived.
+let renderPending = false;
+function scheduleRender() {
+  if (renderPending) return;
+  renderPending = true;
+  requestAnimationFrame(() => { renderPending = false; render(); });
+}
+
+const OVERSCAN = 10;                          // rows put in the document beyond the view
+function spacer(rows) {
+  const td = el("td", { colspan: 8 });
+  td.style.height = rows * state.rowHeight + "px";
+  return el("tr", { class: "spacer", "aria-hidden": "true" }, td);
+}
+function render() {
+  const wrap = $("calls-wrap");
+  const rows = state.rows;
+  const first = Math.max(0, Math.floor(wrap.scrollTop / state.rowHeight) - OVERSCAN);
+  const end = Math.min(rows.length, Math.ceil((wrap.scrollTop + wrap.clientHeight) / state.rowHeight) + OVERSCAN);
+  const frag = document.createDocumentFragment();
+  if (first > 0) frag.append(spacer(first));
+  for (let i = first; i < end; i++) {
+    const r = rows[i];
+    // A row's element is made once and kept with it, so scrolling reuses it.
+    if (!r.tr) r.tr = r.gap ? renderGap(r.gap) : renderRow(r);
+    if (!r.gap) r.tr.classList.toggle("selected", r.seq === state.selected);
+    frag.append(r.tr);
+  }
+  if (end < rows.length) frag.append(spacer(rows.length - end));
+  $("calls-body").replaceChildren(frag);
+  // The stylesheet sets the height; measure it once so spacers match what the browser drew.
+  if (!state.measured && end > first && !rows[first].gap) {
+    const h = rows[first].tr.getBoundingClientRect().height;
+    if (h > 0) { state.measured = true; if (Math.abs(h - state.rowHeight) > 0.01) { state.rowHeight = h; render(); } }
+  }
+}
+$("calls-wrap").addEventListener("scroll", scheduleRender, { passive: true });
+window.addEventListener("resize", scheduleRender);
+$("calls-body").addEventListener("click", (e) => {
+  const tr = e.target.closest("tr[data-seq]");
+  if (tr) showDetail(Number(tr.dataset.seq), tr);
+});
+
+function renderGap(n) {
+  return el("tr", { class: "gap" }, el("td", { colspan: 8 },
+    `⋯ ${fmtInt(n)} calls arrived here too fast to show (a burst); filter to see fewer`));
+}
+
 function renderRow(r) {
-  const cls = [r.rejection ? "rejected" : "", r.fault ? "faulted" : "", r.violations.length ? "violating" : "",
-               r.seq === state.selected ? "selected" : ""].filter(Boolean).join(" ");
+  const cls = [r.rejection ? "rejected" : "", r.fault ? "faulted" : "", r.violations.length ? "violating" : ""]
+    .filter(Boolean).join(" ");
   const who = r.user_id ? "u=" + r.user_id : r.visitor_id ? "v=" + r.visitor_id : "";
   const statusClass = r.status === 200 ? "s200" : r.status === 0 ? "s0" : r.status < 500 ? "s4xx" : "s5xx";
   const status = el("td", { class: "status " + statusClass },
     r.status === 0 ? "no answer" : String(r.status),
     r.violations.length ? el("span", { class: "badge plan", title: "tracking plan violations" }, "plan " + r.violations.length) : null);
-  const details = el("td", { class: "details" },
-    r.properties ? el("span", { class: "props", title: r.properties }, r.properties) : null,
+  // One line: the reason, the fault and the violations first, then the properties; the
+  // whole text is the cell's tooltip, and the detail shows it all.
+  const parts = [
     r.rejection ? el("span", { class: "reason" }, r.rejection) : null,
     r.fault ? el("span", { class: "fault" }, "fault: " + r.fault) : null,
-    r.violations.length ? el("span", { class: "violations" }, "plan: " + r.violations.join("; ")) : null);
+    r.violations.length ? el("span", { class: "violations" }, "plan: " + r.violations.join("; ")) : null,
+    r.properties ? el("span", { class: "props" }, r.properties) : null,
+  ].filter(Boolean);
+  const details = el("td", { class: "details", title: parts.map((p) => p.textContent).join("\n") }, ...parts);
   const open = el("button", { type: "button", "aria-label": `Show call ${r.seq} in detail` }, String(r.seq));
-  const tr = el("tr", { class: cls, "data-seq": r.seq, "data-status": r.status },
+  return el("tr", { class: cls, "data-seq": r.seq, "data-status": r.status },
     el("td", { class: "seq" }, open),
     el("td", { class: "when", title: fmtDate(r.received_ms) }, fmtTime(r.received_ms)),
     status,
@@ -151,8 +210,6 @@ function renderRow(r) {
     el("td", { class: "who" }, who),
     el("td", { class: "event" }, r.event || ""),
     details);
-  tr.addEventListener("click", () => showDetail(r.seq, tr));
-  return tr;
 }
 
 // ---------- detail ----------
