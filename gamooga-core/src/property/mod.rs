@@ -65,8 +65,23 @@ impl fmt::Display for DataType {
 
 /// A numeric value, kept in the width it came in so integers are written exactly and
 /// floats in their shortest round-trip form.
-#[derive(Debug, Clone, Copy, PartialEq)]
+///
+/// Its `Debug` output never shows the value (a property value is personal data):
+///
+/// ```
+/// let n = gamooga::Number::from(12.5);
+/// assert_eq!(format!("{n:?}"), "Number(..)");
+/// assert_eq!(n.to_string(), "12.5");
+/// ```
+#[derive(Clone, Copy, PartialEq)]
 pub struct Number(NumberRepr);
+
+impl fmt::Debug for Number {
+    /// The kind, never the value.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Number(..)")
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum NumberRepr {
