@@ -22,12 +22,12 @@ pub struct ConnectionArgs {
     #[arg(long, global = true, help_heading = "Connection", value_name = "ID")]
     pub company: Option<String>,
 
-    /// Where the company information is fetched (default https://cdn-jp.gsecondscreen.com)
+    /// Where the company information is fetched (default <https://cdn-jp.gsecondscreen.com>)
     /// [env: GAMOOGA_CONFIG_URL]
     #[arg(long, global = true, help_heading = "Connection", value_name = "URL")]
     pub config_url: Option<String>,
 
-    /// A fixed backend host[:port]: calls go there and the company information is never
+    /// A fixed backend `host[:port]`: calls go there and the company information is never
     /// fetched [env: GAMOOGA_BACKEND]
     #[arg(
         long,

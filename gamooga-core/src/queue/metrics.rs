@@ -36,9 +36,9 @@
 //! | `gamooga_queue_failing` | gauge | company | 1 while deliveries are failing ([`QueueStats::failing_since`](crate::queue::QueueStats::failing_since)), else 0 |
 //! | `gamooga_queue_delivery_latency_p50_seconds`, `_p90_`, `_p99_`, `_max_` | gauge | company | delivery latency (accepted to 200, retries included) over the queue's life |
 //!
-//! The counters and gauges come from the queue's own [`QueueStats`](crate::queue::QueueStats), so they agree with it:
+//! The counters and gauges come from the queue's own [stats](crate::queue::QueueStats), so they agree with them:
 //! they are exported once a second while the queue runs, when
-//! [`Queue::export_metrics`](crate::queue::Queue::export_metrics) is called, and a last time
+//! `Queue::export_metrics` (a method of the feature) is called, and a last time
 //! when the queue stops (shutdown, or its last handle dropped), when its gauges are taken
 //! back to zero. Counters are added as increments and gauges as changes, so several queues
 //! of one company add up; the latency gauges are set (the last queue exported wins). The
