@@ -624,6 +624,9 @@ impl Queue {
     pub async fn flush(&self) {
         let mark = self.shared().lock().flush_mark_now();
         self.wait_settled(mark).await;
+        // With a spool: the deletes of the rows delivered are committed too (the writer
+        // holds them back for a while to commit them with other writes).
+        self.shared().store.sync().await;
     }
 
     /// [`flush`](Self::flush) for at most `timeout`: true when everything accepted before
