@@ -800,7 +800,9 @@ pub(crate) struct DeadRow {
 enum Command {
     Insert(Insert),
     Dead(DeadRow),
-    Delete(i64),
+    /// Rows to delete are waiting in [`SpoolWriter::deletes`] (sent by the first delete after
+    /// the writer took them, and when they reach [`DEFERRED_DELETES`]).
+    Deletes,
     /// Advances a cursor without an event (a position handled with nothing to send).
     Mark(Tag),
     ReadPage {
@@ -816,6 +818,9 @@ enum Command {
 /// in batches (one transaction, one fsync, per batch).
 pub(crate) struct SpoolWriter {
     tx: mpsc::Sender<Command>,
+    /// Delivered rows to delete, handed to the writer without waking it for each (it takes
+    /// them with the next command it receives).
+    deletes: Arc<std::sync::Mutex<Vec<i64>>>,
     sink: Arc<OnceLock<Weak<dyn CommitSink>>>,
     pruned: Arc<AtomicU64>,
     /// The exclusive writer lock (`<path>-lock`), held until the queue shuts down or drops.
@@ -856,6 +861,7 @@ impl SpoolWriter {
         let pruned = Arc::new(AtomicU64::new(0));
         prune(&conn, retention, &pruned);
         let (tx, rx) = mpsc::channel();
+        let deletes = Arc::new(std::sync::Mutex::new(Vec::new()));
         let sink: Arc<OnceLock<Weak<dyn CommitSink>>> = Arc::new(OnceLock::new());
         let thread = Writer {
             conn,
@@ -871,6 +877,7 @@ impl SpoolWriter {
                 .iter()
                 .filter_map(|r| Some((r.id, r.tag.as_ref()?.source_arc().clone())))
                 .collect(),
+            deletes: deletes.clone(),
             deferred: Vec::new(),
             deferred_since: Instant::now(),
         };
@@ -881,6 +888,7 @@ impl SpoolWriter {
         Ok(Opened {
             writer: SpoolWriter {
                 tx,
+                deletes,
                 sink,
                 pruned,
                 lock: std::sync::Mutex::new(Some(lock)),
@@ -968,7 +976,16 @@ impl SpoolWriter {
 
     /// Removes a delivered row.
     pub(crate) fn delete(&self, id: i64) {
-        self.send(Command::Delete(id));
+        let waiting = {
+            let mut deletes = self.deletes.lock().unwrap_or_else(|e| e.into_inner());
+            deletes.push(id);
+            deletes.len()
+        };
+        // The writer hears of the first (to start the clock of [`DELETE_DELAY`]) and of a
+        // full list; the others it takes with whatever command comes next.
+        if waiting == 1 || waiting == DEFERRED_DELETES {
+            self.send(Command::Deletes);
+        }
     }
 
     /// Records a dead letter.
@@ -1063,6 +1080,8 @@ struct Writer {
     /// crash, as documented), so it does not pay a commit and an fsync of its own.
     deferred: Vec<i64>,
     deferred_since: Instant,
+    /// Where [`SpoolWriter::delete`] leaves the rows to delete.
+    deletes: Arc<std::sync::Mutex<Vec<i64>>>,
 }
 
 /// What a command produced inside the transaction.
@@ -1095,20 +1114,16 @@ impl Writer {
             let mut batch = Vec::new();
             let mut next = first;
             while let Some(command) = next {
-                match command {
-                    Command::Delete(id) => {
-                        if self.deferred.is_empty() {
-                            self.deferred_since = Instant::now();
-                        }
-                        self.deferred.push(id);
-                    }
-                    command => batch.push(command),
+                if !matches!(command, Command::Deletes) {
+                    batch.push(command);
                 }
-                if batch.len() >= BATCH || self.deferred.len() >= DEFERRED_DELETES {
+                if batch.len() >= BATCH {
                     break;
                 }
                 next = self.rx.try_recv().ok();
             }
+            // After the commands: every delete made before one of them was sent is here.
+            self.take_deletes();
             let deletes_due = self.deferred.len() >= DEFERRED_DELETES
                 || (!self.deferred.is_empty() && self.deferred_since.elapsed() >= DELETE_DELAY);
             if !batch.is_empty() || deletes_due {
@@ -1116,9 +1131,19 @@ impl Writer {
             }
         }
         // The queue is gone: what is held back is committed before the thread ends.
+        self.take_deletes();
         if !self.deferred.is_empty() {
             self.apply_batch(Vec::new());
         }
+    }
+
+    /// Moves the rows [`SpoolWriter::delete`] left into `deferred`.
+    fn take_deletes(&mut self) {
+        let mut deletes = self.deletes.lock().unwrap_or_else(|e| e.into_inner());
+        if !deletes.is_empty() && self.deferred.is_empty() {
+            self.deferred_since = Instant::now();
+        }
+        self.deferred.append(&mut deletes);
     }
 
     fn apply_batch(&mut self, batch: Vec<Command>) {
@@ -1135,7 +1160,7 @@ impl Writer {
             let mut insert = tx.prepare_cached(INSERT_PENDING)?;
             let applied = batch
                 .iter()
-                .map(|c| apply(&tx, &mut insert, c, &mut cursors, sources))
+                .map(|c| apply(&tx, &mut insert, c, &mut cursors))
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             drop(insert);
             // The cursors move in the transaction of the rows that move them.
@@ -1216,8 +1241,8 @@ impl Writer {
                         tracing::error!(error = %e, "gamooga spool: recording a dead letter failed");
                     }
                 }
-                // Held back by `run`, never in a batch.
-                Command::Delete(_) => {}
+                // Taken by `run`, never in a batch.
+                Command::Deletes => {}
                 Command::Mark(_) => {
                     if let Err(e) = result {
                         tracing::error!(error = %e, "gamooga spool: advancing a cursor failed");
@@ -1357,7 +1382,6 @@ fn apply(
     insert: &mut rusqlite::Statement<'_>,
     command: &Command,
     cursors: &mut CursorBatch,
-    sources: &HashMap<i64, Arc<str>>,
 ) -> rusqlite::Result<Applied> {
     const INSERT: &str = "INSERT INTO gamooga_outbox
         (endpoint, method, path, query, body, enqueued_ms, attempts, dead_reason, last_error,
@@ -1423,10 +1447,7 @@ fn apply(
             };
             Ok(Applied::Nothing)
         }
-        Command::Delete(id) => {
-            delete_rows(conn, &mut [*id], cursors, sources)?;
-            Ok(Applied::Nothing)
-        }
+        Command::Deletes => Ok(Applied::Nothing),
         Command::Mark(tag) => {
             cursors.advance(tag, 0, 1);
             Ok(Applied::Nothing)
