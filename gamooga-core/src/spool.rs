@@ -9,8 +9,13 @@
 //!   (group commit on a dedicated writer thread), so throughput does not pay one fsync per
 //!   event. The queue takes the event in as soon as its row is committed, on the writer
 //!   thread, whether or not the enqueuing future is still there to hear about it.
-//! - **Removal.** A row is deleted only after Gamooga answered 200 (deletes are batched; a
-//!   crash between the 200 and the delete means that event is sent again: at-least-once).
+//! - **Removal.** A row is deleted only after Gamooga answered 200. Deletes need no commit of
+//!   their own: they wait (up to 50 ms, or 4,096 of them) for the next transaction the
+//!   writer commits anyway (the inserts of new events), and a range of consecutive rows is
+//!   deleted by one statement. A crash between the 200 and the committed delete means that
+//!   event is sent again: at-least-once. [`Queue::flush`](crate::queue::Queue::flush) and
+//!   [`Queue::shutdown`](crate::queue::Queue::shutdown) return once the deletes of what they
+//!   waited for are committed.
 //! - **Replay.** Rows still pending when the queue starts are delivered first, keeping their
 //!   original `tm`. They are read in pages that fit the queue's capacity (the first page when
 //!   the queue starts, the next ones as room frees up), never all at once. A stored request is
@@ -57,6 +62,10 @@ pub use crate::tag::Tag;
 const SCHEMA_VERSION: i64 = 2;
 /// Commands applied in one transaction at most.
 const BATCH: usize = 4096;
+/// Deletes of delivered rows held back at most, waiting for a transaction to ride in.
+const DEFERRED_DELETES: usize = 4096;
+/// How long deletes of delivered rows wait at most for a transaction to ride in.
+const DELETE_DELAY: Duration = Duration::from_millis(50);
 /// The `dead_reason` of a row that could not be decoded at replay.
 const UNDECODABLE: &str = "undecodable";
 /// How often dead letters are pruned at most while they keep coming (and at every sync).
@@ -791,7 +800,9 @@ pub(crate) struct DeadRow {
 enum Command {
     Insert(Insert),
     Dead(DeadRow),
-    Delete(i64),
+    /// Rows to delete are waiting in [`SpoolWriter::deletes`] (sent by the first delete after
+    /// the writer took them, and when they reach [`DEFERRED_DELETES`]).
+    Deletes,
     /// Advances a cursor without an event (a position handled with nothing to send).
     Mark(Tag),
     ReadPage {
@@ -807,6 +818,9 @@ enum Command {
 /// in batches (one transaction, one fsync, per batch).
 pub(crate) struct SpoolWriter {
     tx: mpsc::Sender<Command>,
+    /// Delivered rows to delete, handed to the writer without waking it for each (it takes
+    /// them with the next command it receives).
+    deletes: Arc<std::sync::Mutex<Vec<i64>>>,
     sink: Arc<OnceLock<Weak<dyn CommitSink>>>,
     pruned: Arc<AtomicU64>,
     /// The exclusive writer lock (`<path>-lock`), held until the queue shuts down or drops.
@@ -847,6 +861,7 @@ impl SpoolWriter {
         let pruned = Arc::new(AtomicU64::new(0));
         prune(&conn, retention, &pruned);
         let (tx, rx) = mpsc::channel();
+        let deletes = Arc::new(std::sync::Mutex::new(Vec::new()));
         let sink: Arc<OnceLock<Weak<dyn CommitSink>>> = Arc::new(OnceLock::new());
         let thread = Writer {
             conn,
@@ -862,6 +877,9 @@ impl SpoolWriter {
                 .iter()
                 .filter_map(|r| Some((r.id, r.tag.as_ref()?.source_arc().clone())))
                 .collect(),
+            deletes: deletes.clone(),
+            deferred: Vec::new(),
+            deferred_since: Instant::now(),
         };
         std::thread::Builder::new()
             .name("gamooga-spool".into())
@@ -870,6 +888,7 @@ impl SpoolWriter {
         Ok(Opened {
             writer: SpoolWriter {
                 tx,
+                deletes,
                 sink,
                 pruned,
                 lock: std::sync::Mutex::new(Some(lock)),
@@ -957,7 +976,16 @@ impl SpoolWriter {
 
     /// Removes a delivered row.
     pub(crate) fn delete(&self, id: i64) {
-        self.send(Command::Delete(id));
+        let waiting = {
+            let mut deletes = self.deletes.lock().unwrap_or_else(|e| e.into_inner());
+            deletes.push(id);
+            deletes.len()
+        };
+        // The writer hears of the first (to start the clock of [`DELETE_DELAY`]) and of a
+        // full list; the others it takes with whatever command comes next.
+        if waiting == 1 || waiting == DEFERRED_DELETES {
+            self.send(Command::Deletes);
+        }
     }
 
     /// Records a dead letter.
@@ -1046,6 +1074,14 @@ struct Writer {
     /// rows the queue may deliver), so a delete counts its source's deliveries without
     /// reading the row back. At most the rows the queue holds.
     sources: HashMap<i64, Arc<str>>,
+    /// Delivered rows to delete, waiting for the next transaction (at most
+    /// [`DEFERRED_DELETES`], for at most [`DELETE_DELAY`] from `deferred_since`): a delete
+    /// need not be durable at once (a row delivered and not deleted is sent again after a
+    /// crash, as documented), so it does not pay a commit and an fsync of its own.
+    deferred: Vec<i64>,
+    deferred_since: Instant,
+    /// Where [`SpoolWriter::delete`] leaves the rows to delete.
+    deletes: Arc<std::sync::Mutex<Vec<i64>>>,
 }
 
 /// What a command produced inside the transaction.
@@ -1056,32 +1092,77 @@ enum Applied {
 }
 
 impl Writer {
-    /// Takes what is waiting (up to [`BATCH`]), applies it in one transaction, commits, tells
-    /// the sink about the inserts, then answers.
+    /// Takes what is waiting (up to [`BATCH`] commands), applies it in one transaction,
+    /// commits, tells the sink about the inserts, then answers. Deletes alone commit nothing:
+    /// they wait for the next command that does, for [`DEFERRED_DELETES`] of them, for
+    /// [`DELETE_DELAY`], or for the end of the channel.
     fn run(mut self) {
-        while let Ok(first) = self.rx.recv() {
-            let mut batch = vec![first];
-            while batch.len() < BATCH {
-                match self.rx.try_recv() {
-                    Ok(c) => batch.push(c),
+        loop {
+            let first = if self.deferred.is_empty() {
+                match self.rx.recv() {
+                    Ok(command) => Some(command),
                     Err(_) => break,
                 }
+            } else {
+                let left = DELETE_DELAY.saturating_sub(self.deferred_since.elapsed());
+                match self.rx.recv_timeout(left) {
+                    Ok(command) => Some(command),
+                    Err(mpsc::RecvTimeoutError::Timeout) => None,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                }
+            };
+            let mut batch = Vec::new();
+            let mut next = first;
+            while let Some(command) = next {
+                if !matches!(command, Command::Deletes) {
+                    batch.push(command);
+                }
+                if batch.len() >= BATCH {
+                    break;
+                }
+                next = self.rx.try_recv().ok();
             }
-            self.apply_batch(batch);
+            // After the commands: every delete made before one of them was sent is here.
+            self.take_deletes();
+            let deletes_due = self.deferred.len() >= DEFERRED_DELETES
+                || (!self.deferred.is_empty() && self.deferred_since.elapsed() >= DELETE_DELAY);
+            if !batch.is_empty() || deletes_due {
+                self.apply_batch(batch);
+            }
         }
+        // The queue is gone: what is held back is committed before the thread ends.
+        self.take_deletes();
+        if !self.deferred.is_empty() {
+            self.apply_batch(Vec::new());
+        }
+    }
+
+    /// Moves the rows [`SpoolWriter::delete`] left into `deferred`.
+    fn take_deletes(&mut self) {
+        let mut deletes = self.deletes.lock().unwrap_or_else(|e| e.into_inner());
+        if !deletes.is_empty() && self.deferred.is_empty() {
+            self.deferred_since = Instant::now();
+        }
+        self.deferred.append(&mut deletes);
     }
 
     fn apply_batch(&mut self, batch: Vec<Command>) {
         // All or nothing: the first failed statement ends the batch and the transaction
         // rolls back, so no insert is durable while its caller is told it failed.
         let sources = &mut self.sources;
+        let mut deletes = std::mem::take(&mut self.deferred);
         let committed = (|| -> rusqlite::Result<Vec<Applied>> {
             let tx = self.conn.transaction()?;
             let mut cursors = CursorBatch::default();
+            // The deletes first: they are of rows committed earlier, and a page read for
+            // replay in this batch then does not hand out a row already delivered.
+            delete_rows(&tx, &mut deletes, &mut cursors, sources)?;
+            let mut insert = tx.prepare_cached(INSERT_PENDING)?;
             let applied = batch
                 .iter()
-                .map(|c| apply(&tx, c, &mut cursors, sources))
+                .map(|c| apply(&tx, &mut insert, c, &mut cursors))
                 .collect::<rusqlite::Result<Vec<_>>>()?;
+            drop(insert);
             // The cursors move in the transaction of the rows that move them.
             cursors.write(&tx)?;
             tx.commit()?;
@@ -1096,6 +1177,12 @@ impl Writer {
             Ok(_) => None,
             Err(e) => {
                 tracing::error!(path = %self.path.display(), error = %e, "gamooga spool: batch rolled back");
+                if !deletes.is_empty() {
+                    tracing::error!(
+                        rows = deletes.len(),
+                        "gamooga spool: deleting delivered rows failed (they are sent again by the next queue on this file)"
+                    );
+                }
                 Some(format!("the spool write was rolled back: {e}"))
             }
         };
@@ -1154,11 +1241,8 @@ impl Writer {
                         tracing::error!(error = %e, "gamooga spool: recording a dead letter failed");
                     }
                 }
-                Command::Delete(_) => {
-                    if let Err(e) = result {
-                        tracing::error!(error = %e, "gamooga spool: deleting a delivered row failed");
-                    }
-                }
+                // Taken by `run`, never in a batch.
+                Command::Deletes => {}
                 Command::Mark(_) => {
                     if let Err(e) = result {
                         tracing::error!(error = %e, "gamooga spool: advancing a cursor failed");
@@ -1251,11 +1335,53 @@ impl CursorBatch {
     }
 }
 
-fn apply(
+/// A pending row: `attempts`, `dead_reason` and `last_error` keep their defaults (0, NULL,
+/// NULL), so they are not bound for every row.
+const INSERT_PENDING: &str = "INSERT INTO gamooga_outbox
+    (endpoint, method, path, query, body, enqueued_ms, tag_source, tag_position, tag_extra)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+
+/// Deletes delivered rows (`ids`, in any order): one statement per range of consecutive
+/// ids, which is what deliveries in order leave. Counts the deliveries of each tag source
+/// among the rows that were there.
+fn delete_rows(
     conn: &Connection,
-    command: &Command,
+    ids: &mut [i64],
     cursors: &mut CursorBatch,
     sources: &HashMap<i64, Arc<str>>,
+) -> rusqlite::Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    ids.sort_unstable();
+    let mut range =
+        conn.prepare_cached("DELETE FROM gamooga_outbox WHERE id BETWEEN ?1 AND ?2 RETURNING id")?;
+    let mut rest = &ids[..];
+    while let Some(&low) = rest.first() {
+        // Every id in `low..=high` is in `ids`: the range deletes only rows asked for.
+        let len = rest
+            .windows(2)
+            .position(|w| w[1] > w[0] + 1)
+            .map_or(rest.len(), |i| i + 1);
+        let high = rest[len - 1];
+        let mut deleted = range.query([low, high])?;
+        while let Some(row) = deleted.next()? {
+            let id: i64 = row.get(0)?;
+            if let Some(source) = sources.get(&id) {
+                *cursors.delivered.entry(source.clone()).or_default() += 1;
+            }
+        }
+        rest = &rest[len..];
+    }
+    cursors.forget.extend_from_slice(ids);
+    Ok(())
+}
+
+fn apply(
+    conn: &Connection,
+    insert: &mut rusqlite::Statement<'_>,
+    command: &Command,
+    cursors: &mut CursorBatch,
 ) -> rusqlite::Result<Applied> {
     const INSERT: &str = "INSERT INTO gamooga_outbox
         (endpoint, method, path, query, body, enqueued_ms, attempts, dead_reason, last_error,
@@ -1272,21 +1398,17 @@ fn apply(
         Command::Insert(i) => {
             let r = &i.request;
             let (source, position, extra) = tag_params(i.tag.as_ref());
-            conn.prepare_cached(INSERT)?.execute(params![
+            let id = insert.insert(params![
                 r.endpoint().name(),
                 r.method().as_str(),
                 r.path(),
                 r.query(),
                 r.body(),
                 millis(i.enqueued_at),
-                0,
-                None::<&str>,
-                None::<&str>,
                 source,
                 position,
                 extra
             ])?;
-            let id = conn.last_insert_rowid();
             if let Some(tag) = &i.tag {
                 cursors.advance(tag, 1, 0);
                 cursors.learn.push((id, tag.source_arc().clone()));
@@ -1325,16 +1447,7 @@ fn apply(
             };
             Ok(Applied::Nothing)
         }
-        Command::Delete(id) => {
-            let deleted = conn
-                .prepare_cached("DELETE FROM gamooga_outbox WHERE id = ?1")?
-                .execute([id])?;
-            if let (1, Some(source)) = (deleted, sources.get(id)) {
-                *cursors.delivered.entry(source.clone()).or_default() += 1;
-            }
-            cursors.forget.push(*id);
-            Ok(Applied::Nothing)
-        }
+        Command::Deletes => Ok(Applied::Nothing),
         Command::Mark(tag) => {
             cursors.advance(tag, 0, 1);
             Ok(Applied::Nothing)
@@ -2262,6 +2375,69 @@ mod tests {
         assert_eq!(spool.cursor("rows.csv").unwrap().unwrap().delivered, 2);
         assert!(spool.reset_cursor("rows.csv").unwrap());
         assert_eq!(spool.cursor("rows.csv").unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn deletes_are_held_back_and_remove_exactly_the_rows_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("outbox.db");
+        let (opened, recorder) = open(&path, 100);
+        let w = opened.writer;
+        let now = SystemTime::now();
+        let writes: Vec<_> = (1..=10u32)
+            .map(|n| {
+                w.insert(
+                    u64::from(n),
+                    Arc::new(request(n)),
+                    now,
+                    tagged(n, u64::from(n)),
+                )
+            })
+            .collect();
+        for write in writes {
+            assert!(write.await.is_ok());
+        }
+        let rows: HashMap<u64, i64> = recorder
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(t, r)| (*t, *r.as_ref().unwrap()))
+            .collect();
+        w.dead(dead(rows[&5], DeadLetterReason::Rejected));
+        w.sync().await;
+        // Out of order, in two runs of consecutive rows around a dead letter (5) and a
+        // pending row (7), and a row that is not there: each deletes only itself.
+        for token in [9, 2, 10, 1, 6, 4, 8, 3] {
+            w.delete(rows[&token]);
+        }
+        w.delete(rows[&10] + 100);
+        let spool = Spool::open_existing(&path).unwrap();
+        w.sync().await;
+        let pending: Vec<i64> = spool
+            .pending_page(0, 100)
+            .unwrap()
+            .iter()
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(pending, [rows[&7]]);
+        let dead: Vec<i64> = spool.dead_letters().unwrap().iter().map(|d| d.id).collect();
+        assert_eq!(dead, [rows[&5]]);
+        let cursor = spool.cursor("rows.csv").unwrap().unwrap();
+        assert_eq!((cursor.accepted, cursor.delivered), (10, 8));
+
+        // Held back and not synced: committed when the queue's side goes away.
+        w.delete(rows[&7]);
+        drop(w);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while spool.stats().unwrap().pending > 0 {
+            assert!(
+                Instant::now() < deadline,
+                "the held-back delete was never committed"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(spool.cursor("rows.csv").unwrap().unwrap().delivered, 9);
     }
 
     #[tokio::test]

@@ -615,7 +615,8 @@ impl Queue {
     /// Waits until every event accepted before this call is delivered or dead-lettered,
     /// including requests in flight, events waiting for a retry, and spool rows an earlier
     /// run left. Events enqueued meanwhile are not waited for. Returns at once if the queue
-    /// was stopped.
+    /// was stopped. With a spool, it returns once the deletes of the rows delivered are
+    /// committed too (the spool holds them back for a while to commit them with other writes).
     ///
     /// This waits as long as delivery takes: during an outage, up to the retry policy's
     /// `max_elapsed` (an hour by default). Where a bound matters (a service's graceful
@@ -624,6 +625,7 @@ impl Queue {
     pub async fn flush(&self) {
         let mark = self.shared().lock().flush_mark_now();
         self.wait_settled(mark).await;
+        self.shared().store.sync().await;
     }
 
     /// [`flush`](Self::flush) for at most `timeout`: true when everything accepted before

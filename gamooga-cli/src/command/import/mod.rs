@@ -185,6 +185,12 @@ fn parse_type(text: &str) -> Result<(String, DataType), String> {
 /// Rows in flight between the reader and the queue's enqueues.
 const WINDOW: usize = 512;
 
+/// Once the queue is full, how much room it must have again before enqueues go on: rows
+/// then reach the spool's writer in bursts that it commits together (one transaction, one
+/// fsync), instead of one row per delivery, each in a commit of its own. The queue still
+/// holds nearly its capacity (10,000 by default), so deliveries never wait for rows.
+const REFILL: usize = 256;
+
 /// What the reader thread hands over, in file order.
 enum Item {
     Request {
@@ -814,19 +820,20 @@ pub async fn run(args: ImportArgs, conn: &ConnectionArgs, out: Output) -> Result
     let paced_from = Instant::now();
     let tag = |at: RowPos| Tag::new(source.clone(), at.offset).with_extra(at.line);
 
+    // The queue has the default capacity.
+    let refill = REFILL.min(QueueConfig::DEFAULT_CAPACITY);
     'rows: while !interrupted {
         // Only when the queue has room: an enqueue then never waits for it, so every enqueue
         // starts its spool write at its first poll (below), in file order. (Nothing else
-        // takes room now: the backlog was read and delivered first.)
-        while queue.room() == 0 {
-            // Woken by a delivery (which frees its slot right after) or a dead letter; the
-            // timer covers a wake-up that came just before the slot was freed.
-            let wait = async {
-                tokio::select! {
-                    () = counts.settled.notified() => {}
-                    () = tokio::time::sleep(Duration::from_millis(1)) => {}
-                }
-            };
+        // takes room now: the backlog was read and delivered first.) Once it is full, until
+        // it has room for `refill` rows.
+        let mut wanted = 1;
+        while queue.room() < wanted {
+            wanted = refill;
+            // Deliveries free a slot each: rather than waking for every one (a thread
+            // wake-up and a timer per row), look again every millisecond; the queue still
+            // holds thousands of rows to deliver meanwhile.
+            let wait = tokio::time::sleep(Duration::from_millis(1));
             if or_signal(&mut sig, wait).await.is_none() {
                 interrupted = true;
                 break 'rows;

@@ -1,8 +1,7 @@
 //! What the queue did with the rows: deliveries (seen by a [`Deliver`] wrapper that sends
 //! through the SDK's client exactly as the queue would) and dead letters (seen by the
-//! queue's hook), counted for the progress bar, with a wake-up for the loop that waits for
-//! room. (The summary takes the queue's own counts: a 200 that comes after a shutdown
-//! deadline abandoned its attempt is not a delivery.)
+//! queue's hook), counted for the progress bar. (The summary takes the queue's own counts:
+//! a 200 that comes after a shutdown deadline abandoned its attempt is not a delivery.)
 //!
 //! Which row a dead letter came from is its [`Tag`](gamooga::queue::Tag): the queue carries
 //! it from the enqueue to the dead letter, through the spool too, so nothing here maps
@@ -15,7 +14,6 @@ use std::sync::Arc;
 
 use gamooga::queue::Deliver;
 use gamooga::{Client, Error, Request};
-use tokio::sync::Notify;
 
 use super::journal::Journal;
 
@@ -24,15 +22,12 @@ use super::journal::Journal;
 pub struct Counts {
     pub delivered: AtomicU64,
     pub dead: AtomicU64,
-    /// Woken when a row settles (delivered or dead).
-    pub settled: Notify,
 }
 
 impl Counts {
     /// A dead letter was handed out.
     pub fn dead_letter(&self) {
         self.dead.fetch_add(1, Ordering::Relaxed);
-        self.settled.notify_one();
     }
 }
 
@@ -56,7 +51,6 @@ impl Deliver for Tracker {
             let result = Deliver::deliver(&self.client, request).await;
             if result.is_ok() {
                 self.counts.delivered.fetch_add(1, Ordering::Relaxed);
-                self.counts.settled.notify_one();
             }
             result
         })
