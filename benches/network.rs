@@ -5,7 +5,9 @@
 //! Run: `cargo bench --bench network` (a program that prints figures, not a criterion
 //! bench), or name scenarios: `cargo bench --bench network -- cap open reset cpu`;
 //! `candidates` runs `cap`, `open` and `reset` once per adaptive limiter. `--quick` shortens
-//! every phase (for a smoke run; the figures are then noisier).
+//! every phase (for a smoke run; the figures are then noisier). `open-delayed` runs only the
+//! delayed half of `open` (the default settings at RTT 50 ms, no cap, with each process's
+//! CPU per event), to iterate on its cost; it prints no acceptance figure.
 //!
 //! # The setup
 //!
@@ -652,7 +654,7 @@ async fn steady_run(
 
 fn describe(s: &Steady) -> String {
     format!(
-        "{:>7.0} events/s, {:.2}% of attempts refused (429) in the window ({} during warm-up), limit {} (range {}-{} in the window), {} connections for at most {} in flight ({:.1} per 10,000 events); cores used: client {:.2}, emulator {:.2}, delay line {:.2}; load average {}",
+        "{:>7.0} events/s, {:.2}% of attempts refused (429) in the window ({} during warm-up), limit {} (range {}-{} in the window), {} connections for at most {} in flight ({:.1} per 10,000 events); cores used: client {:.2}, emulator {:.2}, delay line {:.2} (CPU per event {:.1}, {:.1}, {:.1} µs); load average {}",
         s.rate,
         100.0 * s.refused_share,
         s.warmup_refused,
@@ -665,6 +667,9 @@ fn describe(s: &Steady) -> String {
         s.cores[0],
         s.cores[1],
         s.cores[2],
+        s.cores[0] * 1e6 / s.rate.max(1.0),
+        s.cores[1] * 1e6 / s.rate.max(1.0),
+        s.cores[2] * 1e6 / s.rate.max(1.0),
         s.load
     )
 }
@@ -852,6 +857,29 @@ async fn scenario_open(opts: &Opts, algorithms: &[AdaptiveAlgorithm]) {
             Some(("<= the most in flight", s.connections <= s.peak)),
         );
     }
+}
+
+/// `open-delayed`: only the delayed half of `open` (the default settings at RTT 50 ms, no
+/// cap), for iterating on its CPU: no loopback rate is measured, so no ratio is printed,
+/// only the rate and each process's CPU per event (not an acceptance figure).
+async fn scenario_open_delayed(opts: &Opts) {
+    let mut emu = Proc::start(&["emulator"]);
+    let proxy = Proc::start(&["proxy", &emu.port.to_string(), "25", "0"]);
+    let s = steady_run(
+        QueueConfig::default(),
+        &proxy,
+        &mut emu,
+        opts.phase(20),
+        opts.phase(30),
+        opts.trace,
+    )
+    .await;
+    println!(
+        "open-delayed: RTT 50 ms, no cap, default settings: {} ({:.0}% of {} / 50 ms)",
+        describe(&s),
+        100.0 * s.rate * 0.050 / QueueConfig::MAX_CONCURRENCY as f64,
+        QueueConfig::MAX_CONCURRENCY
+    );
 }
 
 /// RTT 150 ms, one request in 100 reset: every event delivered, none lost.
@@ -1253,6 +1281,9 @@ fn main() {
         }
         if wants("open") {
             scenario_open(&opts, &default).await;
+        }
+        if named.contains(&"open-delayed") {
+            scenario_open_delayed(&opts).await;
         }
         if wants("reset") {
             scenario_reset(&opts, &default).await;
