@@ -98,41 +98,65 @@ impl Rng {
 }
 
 /// `--child proxy UPSTREAM_PORT ONE_WAY_MS RESET_EVERY`: a delay line to the upstream;
-/// stdin: `stats` (connections accepted, resets made).
+/// stdin: `stats` (connections accepted, resets made, and how late the line wrote: chunks
+/// written, their total lateness past due in µs, the most in µs).
+///
+/// Thread per core: one thread accepts and deals the connections out in turn to one shard
+/// a core, each a single-threaded runtime with a line of its own; a connection lives on
+/// its shard (both sockets, both readers, its chunks on that shard's line). One line for
+/// all on a multi-threaded runtime fell behind at 1,024 connections (its writer, one task,
+/// wrote every chunk of both directions: measured 4.5 ms late on average on the shared
+/// machine, each way) and paid a cross-thread wakeup per chunk.
 fn child_proxy(args: &[String]) {
     let upstream: SocketAddr = ([127, 0, 0, 1], args[0].parse().unwrap()).into();
     let one_way = Duration::from_millis(args[1].parse().unwrap());
     let reset_every: u32 = args[2].parse().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let accepted = Arc::new(AtomicU64::new(0));
-    let resets = Arc::new(AtomicU64::new(0));
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
+    let counters = Arc::new(ProxyCounters::default());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    {
-        let (accepted, resets) = (accepted.clone(), resets.clone());
-        rt.spawn(async move {
-            let line = Arc::new(Line::default());
-            tokio::spawn(line.clone().write_loop());
-            let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-            loop {
-                let Ok((client, _)) = listener.accept().await else {
-                    continue;
-                };
-                accepted.fetch_add(1, Ordering::Relaxed);
-                seed = seed.wrapping_add(0x2545_f491_4f6c_dd1d);
-                let rng = Rng(seed | 1);
-                let (line, resets) = (line.clone(), resets.clone());
-                tokio::spawn(async move {
-                    let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
-                        return;
-                    };
-                    link(client, server, line, one_way, reset_every, rng, resets);
+    let shards: Vec<_> = (0..std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .map(|_| {
+            let (to_shard, mut incoming) =
+                tokio::sync::mpsc::unbounded_channel::<(std::net::TcpStream, Rng)>();
+            let counters = counters.clone();
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async move {
+                    let line = Arc::new(Line::new(counters.clone()));
+                    tokio::spawn(line.clone().write_loop());
+                    while let Some((client, rng)) = incoming.recv().await {
+                        let line = line.clone();
+                        let counters = counters.clone();
+                        tokio::spawn(async move {
+                            let Ok(client) = tokio::net::TcpStream::from_std(client) else {
+                                return;
+                            };
+                            let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+                                return;
+                            };
+                            link(client, server, line, one_way, reset_every, rng, counters);
+                        });
+                    }
                 });
+            });
+            to_shard
+        })
+        .collect();
+    {
+        let counters = counters.clone();
+        std::thread::spawn(move || {
+            let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+            for (n, client) in listener.incoming().enumerate() {
+                let Ok(client) = client else { continue };
+                if client.set_nonblocking(true).is_err() {
+                    continue;
+                }
+                counters.accepted.fetch_add(1, Ordering::Relaxed);
+                seed = seed.wrapping_add(0x2545_f491_4f6c_dd1d);
+                let _ = shards[n % shards.len()].send((client, Rng(seed | 1)));
             }
         });
     }
@@ -142,11 +166,15 @@ fn child_proxy(args: &[String]) {
     for line in std::io::stdin().lock().lines() {
         match line.as_deref() {
             Ok("stats") => {
+                let c = &counters;
                 writeln!(
                     out,
-                    "STATS {} {}",
-                    accepted.load(Ordering::Relaxed),
-                    resets.load(Ordering::Relaxed)
+                    "STATS {} {} {} {} {}",
+                    c.accepted.load(Ordering::Relaxed),
+                    c.resets.load(Ordering::Relaxed),
+                    c.written.load(Ordering::Relaxed),
+                    c.late_us.load(Ordering::Relaxed),
+                    c.latest_us.load(Ordering::Relaxed),
                 )
                 .unwrap();
                 out.flush().unwrap();
@@ -154,6 +182,17 @@ fn child_proxy(args: &[String]) {
             _ => break,
         }
     }
+}
+
+/// The proxy's counters, over all shards.
+#[derive(Default)]
+struct ProxyCounters {
+    accepted: AtomicU64,
+    resets: AtomicU64,
+    /// Chunks written on, how late past their due time in total, and the latest (µs).
+    written: AtomicU64,
+    late_us: AtomicU64,
+    latest_us: AtomicU64,
 }
 
 /// One proxied connection: both sockets, shared by its two readers and the line's writer.
@@ -183,19 +222,27 @@ struct Chunk {
     bytes: Vec<u8>,
 }
 
-/// The delay line: every chunk of every connection waits here for its due time. The delay
-/// is the same for all, so a FIFO is in time order; a connection's first chunks, held for
-/// the handshake, wait in a second FIFO (also in order: connections are accepted in turn).
-/// One writer task wakes once per due time for all chunks due then, so the proxy costs one
-/// timer per millisecond, not one per chunk (it shares two cores with the client and the
-/// emulator, and its CPU would otherwise cap the round-trip scenarios).
-#[derive(Default)]
+/// A shard's delay line: every chunk of its connections waits here for its due time. The
+/// delay is the same for all, so a FIFO is in time order; a connection's first chunks, held
+/// for the handshake, wait in a second FIFO (also in order: connections are accepted in
+/// turn). One writer task wakes once per due time for all chunks due then, so the line
+/// costs one timer per millisecond, not one per chunk (it shares two cores with the client
+/// and the emulator, and its CPU would otherwise cap the round-trip scenarios).
 struct Line {
     queues: std::sync::Mutex<(VecDeque<Chunk>, VecDeque<Chunk>)>,
     wake: tokio::sync::Notify,
+    counters: Arc<ProxyCounters>,
 }
 
 impl Line {
+    fn new(counters: Arc<ProxyCounters>) -> Line {
+        Line {
+            queues: std::sync::Mutex::default(),
+            wake: tokio::sync::Notify::new(),
+            counters,
+        }
+    }
+
     fn push(&self, chunk: Chunk, young: bool) {
         let mut queues = self.queues.lock().unwrap();
         let queue = if young { &mut queues.1 } else { &mut queues.0 };
@@ -203,73 +250,116 @@ impl Line {
         queue.push_back(chunk);
         drop(queues);
         if was_empty {
+            // A permit if the writer is not waiting yet: it finds it when it does.
             self.wake.notify_one();
         }
     }
 
-    /// The chunk due first, if it is due by `now`; else when the next one is.
-    fn next(&self, now: tokio::time::Instant) -> Result<Chunk, Option<tokio::time::Instant>> {
+    /// Moves every chunk due by `now` to `due`, in due order; else says when the next one
+    /// is due, if any.
+    fn take_due(
+        &self,
+        now: tokio::time::Instant,
+        due: &mut Vec<Chunk>,
+    ) -> Option<tokio::time::Instant> {
         let mut queues = self.queues.lock().unwrap();
         let (old, young) = &mut *queues;
-        let queue = match (old.front(), young.front()) {
-            (Some(a), Some(b)) => {
-                if a.due <= b.due {
-                    old
-                } else {
-                    young
+        loop {
+            let queue = match (old.front(), young.front()) {
+                (Some(a), Some(b)) => {
+                    if a.due <= b.due {
+                        &mut *old
+                    } else {
+                        &mut *young
+                    }
                 }
+                (Some(_), None) => &mut *old,
+                (None, Some(_)) => &mut *young,
+                (None, None) => return None,
+            };
+            let next = queue.front().unwrap().due;
+            if next > now {
+                return Some(next);
             }
-            (Some(_), None) => old,
-            (None, Some(_)) => young,
-            (None, None) => return Err(None),
-        };
-        let due = queue.front().unwrap().due;
-        if due > now {
-            return Err(Some(due));
+            due.push(queue.pop_front().unwrap());
         }
-        Ok(queue.pop_front().unwrap())
     }
 
     async fn write_loop(self: Arc<Self>) {
+        let mut batch = Vec::new();
         loop {
-            let notified = self.wake.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
             let now = tokio::time::Instant::now();
-            match self.next(now) {
-                Ok(chunk) => {
-                    if chunk.link.dead.load(Ordering::Relaxed) {
-                        continue;
-                    }
-                    let to = if chunk.to_server {
-                        &chunk.link.server
-                    } else {
-                        &chunk.link.client
-                    };
-                    let mut written = 0;
-                    while written < chunk.bytes.len() {
-                        match to.try_write(&chunk.bytes[written..]) {
-                            Ok(n) => written += n,
-                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                                // A full socket buffer (rare on loopback): wait for room.
-                                if to.writable().await.is_err() {
-                                    break;
-                                }
-                            }
-                            Err(_) => {
-                                chunk.link.kill();
+            let next = self.take_due(now, &mut batch);
+            let (mut late_us, mut latest_us) = (0u64, 0u64);
+            let written = batch.len() as u64;
+            for chunk in batch.drain(..) {
+                let late = tokio::time::Instant::now()
+                    .saturating_duration_since(chunk.due)
+                    .as_micros() as u64;
+                late_us += late;
+                latest_us = latest_us.max(late);
+                if chunk.link.dead.load(Ordering::Relaxed) {
+                    continue;
+                }
+                let to = if chunk.to_server {
+                    &chunk.link.server
+                } else {
+                    &chunk.link.client
+                };
+                let mut written = 0;
+                while written < chunk.bytes.len() {
+                    match to.try_write(&chunk.bytes[written..]) {
+                        Ok(n) => written += n,
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                            // A full socket buffer (rare on loopback): wait for room.
+                            if to.writable().await.is_err() {
                                 break;
                             }
                         }
+                        Err(_) => {
+                            chunk.link.kill();
+                            break;
+                        }
                     }
                 }
-                Err(Some(due)) => tokio::select! {
+            }
+            if written > 0 {
+                let c = &self.counters;
+                c.written.fetch_add(written, Ordering::Relaxed);
+                c.late_us.fetch_add(late_us, Ordering::Relaxed);
+                c.latest_us.fetch_max(latest_us, Ordering::Relaxed);
+                continue; // more may have come due meanwhile
+            }
+            match next {
+                Some(due) => tokio::select! {
                     _ = tokio::time::sleep_until(due) => {}
-                    _ = notified => {}
+                    _ = self.wake.notified() => {}
                 },
-                Err(None) => notified.await,
+                None => self.wake.notified().await,
             }
         }
+    }
+}
+
+/// Reads what `from` holds into `buf`: `Ok(0)` at its end, `WouldBlock` when it holds
+/// nothing. A read that leaves room in `buf` drained the socket, so its readiness is
+/// cleared at once (as tokio's own `poll_read` does with epoll) rather than by one more
+/// read answering `WouldBlock`: that saves a system call a chunk. Tokio clears readiness
+/// only if no new event came in meanwhile, so data that arrives after the read still wakes
+/// the reader.
+fn read_chunk(from: &tokio::net::TcpStream, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut drained = 0;
+    let read = from.try_io(tokio::io::Interest::READABLE, || {
+        let n = from.try_read(buf)?;
+        if n > 0 && n < buf.len() {
+            drained = n;
+            return Err(std::io::ErrorKind::WouldBlock.into()); // clears the readiness
+        }
+        Ok(n)
+    });
+    match read {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && drained > 0 => Ok(drained),
+        other => other,
     }
 }
 
@@ -282,8 +372,8 @@ fn link(
     line: Arc<Line>,
     one_way: Duration,
     reset_every: u32,
-    mut rng: Rng,
-    resets: Arc<AtomicU64>,
+    rng: Rng,
+    counters: Arc<ProxyCounters>,
 ) {
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
@@ -300,48 +390,54 @@ fn link(
     });
     let reset_on_answer = Arc::new(AtomicBool::new(false));
     for to_server in [true, false] {
-        let (link, line, resets, reset_on_answer) = (
+        let (link, line, counters, reset_on_answer) = (
             link.clone(),
             line.clone(),
-            resets.clone(),
+            counters.clone(),
             reset_on_answer.clone(),
         );
         let mut rng = Rng(rng.0.wrapping_add(u64::from(to_server)) | 1);
         tokio::spawn(async move {
             let mut buf = vec![0u8; 65536];
+            // Registered once, before the first check: a kill from now on wakes it.
+            let killed = link.killed.notified();
+            tokio::pin!(killed);
+            killed.as_mut().enable();
+            if link.dead.load(Ordering::Relaxed) {
+                return;
+            }
+            let from = if to_server {
+                &link.client
+            } else {
+                &link.server
+            };
             loop {
-                let killed = link.killed.notified();
-                tokio::pin!(killed);
-                killed.as_mut().enable();
-                if link.dead.load(Ordering::Relaxed) {
-                    return;
-                }
-                let from = if to_server {
-                    &link.client
-                } else {
-                    &link.server
-                };
-                tokio::select! {
-                    _ = killed => return,
-                    ready = from.readable() => if ready.is_err() {
-                        link.kill();
-                        return;
-                    },
-                }
-                let n = match from.try_read(&mut buf) {
+                let n = match read_chunk(from, &mut buf) {
                     Ok(0) => {
                         link.kill();
                         return;
                     }
                     Ok(n) => n,
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        tokio::select! {
+                            _ = &mut killed => return,
+                            ready = from.readable() => if ready.is_err() {
+                                link.kill();
+                                return;
+                            },
+                        }
+                        continue;
+                    }
                     Err(_) => {
                         link.kill();
                         return;
                     }
                 };
+                if link.dead.load(Ordering::Relaxed) {
+                    return;
+                }
                 if to_server && reset_every > 0 && rng.next() * f64::from(reset_every) < 1.0 {
-                    resets.fetch_add(1, Ordering::Relaxed);
+                    counters.resets.fetch_add(1, Ordering::Relaxed);
                     if rng.next() < 0.5 {
                         link.kill(); // before the request is passed on
                         return;
@@ -370,7 +466,6 @@ fn link(
             }
         });
     }
-    let _ = &mut rng;
 }
 
 /// A child process speaking the line protocol above.
@@ -557,20 +652,24 @@ struct Steady {
     cores: [f64; 3],
     /// The load average at the end of the window.
     load: String,
+    /// How late past its due time the delay line wrote a chunk over the window, on average
+    /// (ms), and the latest since it started (ms); `None` with no delay line.
+    late: Option<(f64, f64)>,
 }
 
 /// Runs a queue with `config` to `backend`, fed as fast as it takes events, for `warm`
 /// then `steady`; reads the emulator's counters at both ends of the steady window.
 async fn steady_run(
     config: QueueConfig,
-    backend: &Proc,
+    backend: &mut Proc,
     emu: &mut Proc,
     warm: Duration,
     steady: Duration,
     trace: bool,
 ) -> Steady {
-    let proxy = (backend.port != emu.port).then_some(backend);
-    let backend = backend.addr();
+    let mut proxy = (backend.port != emu.port).then_some(backend);
+    let backend = proxy.as_ref().map_or(emu.addr(), |p| p.addr());
+    let mut late_start = None;
     let mut cpu_start = [Duration::ZERO; 3];
     let start_stats = emu_stats(emu);
     let client = client_for(backend);
@@ -612,7 +711,8 @@ async fn steady_run(
         }
         if elapsed >= warm && window_start.is_none() {
             warm_stats = emu_stats(emu);
-            cpu_start = cpu_of(emu, proxy);
+            cpu_start = cpu_of(emu, proxy.as_deref());
+            late_start = proxy.as_mut().map(|p| p.stats());
             window_start = Some(Instant::now());
         }
         if window_start.is_some() {
@@ -628,7 +728,14 @@ async fn steady_run(
     let end_stats = emu_stats(emu);
     let load = load_average();
     let window = window_start.unwrap().elapsed();
-    let cpu_end = cpu_of(emu, proxy);
+    let cpu_end = cpu_of(emu, proxy.as_deref());
+    let late = match (proxy.as_mut().map(|p| p.stats()), late_start) {
+        (Some(end), Some(start)) => Some((
+            (end[3] - start[3]) as f64 / (end[2] - start[2]).max(1) as f64 / 1000.0,
+            end[4] as f64 / 1000.0,
+        )),
+        _ => None,
+    };
     let cores = [0, 1, 2]
         .map(|i| (cpu_end[i].saturating_sub(cpu_start[i])).as_secs_f64() / window.as_secs_f64());
     let s = queue.stats();
@@ -649,12 +756,13 @@ async fn steady_run(
         limit: (s.in_flight_limit, limits.0, limits.1),
         cores,
         load,
+        late,
     }
 }
 
 fn describe(s: &Steady) -> String {
     format!(
-        "{:>7.0} events/s, {:.2}% of attempts refused (429) in the window ({} during warm-up), limit {} (range {}-{} in the window), {} connections for at most {} in flight ({:.1} per 10,000 events); cores used: client {:.2}, emulator {:.2}, delay line {:.2} (CPU per event {:.1}, {:.1}, {:.1} µs); load average {}",
+        "{:>7.0} events/s, {:.2}% of attempts refused (429) in the window ({} during warm-up), limit {} (range {}-{} in the window), {} connections for at most {} in flight ({:.1} per 10,000 events); cores used: client {:.2}, emulator {:.2}, delay line {:.2} (CPU per event {:.1}, {:.1}, {:.1} µs){}; load average {}",
         s.rate,
         100.0 * s.refused_share,
         s.warmup_refused,
@@ -670,6 +778,9 @@ fn describe(s: &Steady) -> String {
         s.cores[0] * 1e6 / s.rate.max(1.0),
         s.cores[1] * 1e6 / s.rate.max(1.0),
         s.cores[2] * 1e6 / s.rate.max(1.0),
+        s.late.map_or(String::new(), |(mean, most)| format!(
+            "; the delay line wrote {mean:.2} ms past due on average (at most {most:.1} ms)"
+        )),
         s.load
     )
 }
@@ -693,14 +804,14 @@ fn adaptive(algorithm: AdaptiveAlgorithm) -> QueueConfig {
 /// then a fixed 32.
 async fn scenario_cap(opts: &Opts, algorithms: &[AdaptiveAlgorithm], with_fixed: bool) {
     let mut emu = Proc::start(&["emulator"]);
-    let proxy = Proc::start(&["proxy", &emu.port.to_string(), "25", "0"]);
+    let mut proxy = Proc::start(&["proxy", &emu.port.to_string(), "25", "0"]);
     println!("cap: RTT 50 ms (delay line, 25 ms each way), emulator capped at 2,000 calls/s (token bucket, burst 2,000), 429 with Retry-After beyond");
     let (warm, steady) = (opts.phase(20), opts.phase(40));
     for &algorithm in algorithms {
         emu.send("rate 2000 2000");
         let s = steady_run(
             adaptive(algorithm),
-            &proxy,
+            &mut proxy,
             &mut emu,
             warm,
             steady,
@@ -741,7 +852,7 @@ async fn scenario_cap(opts: &Opts, algorithms: &[AdaptiveAlgorithm], with_fixed:
         emu.send("rate 2000 2000");
         let s = steady_run(
             QueueConfig::default().concurrency(32),
-            &proxy,
+            &mut proxy,
             &mut emu,
             warm,
             steady,
@@ -772,8 +883,8 @@ async fn scenario_cap(opts: &Opts, algorithms: &[AdaptiveAlgorithm], with_fixed:
 /// delay).
 async fn scenario_open(opts: &Opts, algorithms: &[AdaptiveAlgorithm]) {
     let mut emu = Proc::start(&["emulator"]);
-    let direct = Proc::start(&["proxy", &emu.port.to_string(), "0", "0"]);
-    let proxy = Proc::start(&["proxy", &emu.port.to_string(), "25", "0"]);
+    let mut direct = Proc::start(&["proxy", &emu.port.to_string(), "0", "0"]);
+    let mut proxy = Proc::start(&["proxy", &emu.port.to_string(), "25", "0"]);
     let (warm, steady) = (opts.phase(20), opts.phase(30));
     println!("open: RTT 50 ms, no cap; the bound is min(max concurrency / RTT, the same path with no delay)");
     // The path's own limit: the best of the default settings and a fixed 256, no delay.
@@ -787,7 +898,7 @@ async fn scenario_open(opts: &Opts, algorithms: &[AdaptiveAlgorithm]) {
     ] {
         let s = steady_run(
             config,
-            &direct,
+            &mut direct,
             &mut emu,
             opts.phase(8),
             opts.phase(12),
@@ -808,7 +919,7 @@ async fn scenario_open(opts: &Opts, algorithms: &[AdaptiveAlgorithm]) {
     );
     let fixed = steady_run(
         QueueConfig::default().concurrency(QueueConfig::MAX_CONCURRENCY),
-        &proxy,
+        &mut proxy,
         &mut emu,
         warm,
         steady,
@@ -824,7 +935,7 @@ async fn scenario_open(opts: &Opts, algorithms: &[AdaptiveAlgorithm]) {
     for &algorithm in algorithms {
         let s = steady_run(
             adaptive(algorithm),
-            &proxy,
+            &mut proxy,
             &mut emu,
             warm,
             steady,
@@ -864,10 +975,10 @@ async fn scenario_open(opts: &Opts, algorithms: &[AdaptiveAlgorithm]) {
 /// only the rate and each process's CPU per event (not an acceptance figure).
 async fn scenario_open_delayed(opts: &Opts) {
     let mut emu = Proc::start(&["emulator"]);
-    let proxy = Proc::start(&["proxy", &emu.port.to_string(), "25", "0"]);
+    let mut proxy = Proc::start(&["proxy", &emu.port.to_string(), "25", "0"]);
     let s = steady_run(
         QueueConfig::default(),
-        &proxy,
+        &mut proxy,
         &mut emu,
         opts.phase(20),
         opts.phase(30),
