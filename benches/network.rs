@@ -24,8 +24,8 @@
 //!   The proxy runs a thread per core, each with its own line and its share of the
 //!   connections (a connection stays on one thread, so its bytes keep their order); no
 //!   byte is written before its due time, and each steady run prints how late past it the
-//!   line wrote on average (tokio's timers tick by the millisecond, so about half a
-//!   millisecond on a quiet machine; more when the cores are busy). Its CPU, and the
+//!   line wrote on average (its writer sleeps on the system's clock and wakes at most every
+//!   200 µs: a few tenths of a millisecond; more when the cores are busy). Its CPU, and the
 //!   emulator's, stand for the network's and Gamooga's: each run prints them apart from
 //!   the SDK's, per event.
 //! - The proxy can reset connections at random (`1 in N` requests, half before the request
@@ -110,11 +110,12 @@ impl Rng {
 ///
 /// Thread per core: one thread accepts and deals the connections out in turn to one shard
 /// a core, each a single-threaded runtime with a line of its own; a connection lives on
-/// its shard (both sockets, both readers, its chunks on that shard's line). One line for
-/// all on a multi-threaded runtime fell behind at 1,024 connections (its writer, one task,
-/// wrote every chunk of both directions: 4.5 ms late on average each way, measured once
-/// with a counter like today's on the shared machine) and paid a cross-thread wakeup per
-/// chunk.
+/// its shard (both sockets, both readers, its chunks on that shard's line), and each line
+/// has a writer thread. One line for all on a multi-threaded runtime fell behind at 1,024
+/// connections (its writer, one task, wrote every chunk of both directions: 4.5 ms late on
+/// average each way, measured once with a counter like today's on the shared machine) and
+/// paid a cross-thread wakeup per chunk; a writer task on tokio's timer wheel (1 ms ticks)
+/// wrote 1.1 ms late, the writer thread 0.3 ms (`open-delayed`, side by side, load 3).
 fn child_proxy(args: &[String]) {
     let upstream: SocketAddr = ([127, 0, 0, 1], args[0].parse().unwrap()).into();
     let one_way = Duration::from_millis(args[1].parse().unwrap());
@@ -134,7 +135,8 @@ fn child_proxy(args: &[String]) {
                     .unwrap();
                 rt.block_on(async move {
                     let line = Arc::new(Line::new(counters.clone()));
-                    tokio::spawn(line.clone().write_loop());
+                    let writer = line.clone();
+                    std::thread::spawn(move || writer.write_loop());
                     while let Some((client, rng)) = incoming.recv().await {
                         let line = line.clone();
                         let counters = counters.clone();
@@ -210,7 +212,7 @@ struct Link {
     dead: AtomicBool,
     killed: tokio::sync::Notify,
     /// No chunk from the client is passed on before then: the handshake's round trip.
-    handshake_done: tokio::time::Instant,
+    handshake_done: std::time::Instant,
 }
 
 impl Link {
@@ -224,7 +226,7 @@ impl Link {
 
 /// A chunk on its way: written to `link`'s other side at `due`.
 struct Chunk {
-    due: tokio::time::Instant,
+    due: std::time::Instant,
     link: Arc<Link>,
     to_server: bool,
     bytes: Vec<u8>,
@@ -233,12 +235,13 @@ struct Chunk {
 /// A shard's delay line: every chunk of its connections waits here for its due time. The
 /// delay is the same for all, so a FIFO is in time order; a connection's first chunks, held
 /// for the handshake, wait in a second FIFO (also in order: connections are accepted in
-/// turn). One writer task wakes once per due time for all chunks due then, so the line
-/// costs one timer per millisecond, not one per chunk (it shares two cores with the client
-/// and the emulator, and its CPU would otherwise cap the round-trip scenarios).
+/// turn). One writer thread wakes for all chunks due by then, at most every
+/// [`WRITE_EVERY`], so the line costs a few thousand wakeups a second, not one per chunk
+/// (it shares two cores with the client and the emulator, and its CPU would otherwise cap
+/// the round-trip scenarios).
 struct Line {
     queues: std::sync::Mutex<(VecDeque<Chunk>, VecDeque<Chunk>)>,
-    wake: tokio::sync::Notify,
+    wake: std::sync::Condvar,
     counters: Arc<ProxyCounters>,
 }
 
@@ -246,7 +249,7 @@ impl Line {
     fn new(counters: Arc<ProxyCounters>) -> Line {
         Line {
             queues: std::sync::Mutex::default(),
-            wake: tokio::sync::Notify::new(),
+            wake: std::sync::Condvar::new(),
             counters,
         }
     }
@@ -258,7 +261,7 @@ impl Line {
         queue.push_back(chunk);
         drop(queues);
         if was_empty {
-            // A permit if the writer is not waiting yet: it finds it when it does.
+            // The writer waits under the lock, so it is waiting or will see the chunk.
             self.wake.notify_one();
         }
     }
@@ -266,12 +269,11 @@ impl Line {
     /// Moves every chunk due by `now` to `due`, in due order; else says when the next one
     /// is due, if any.
     fn take_due(
-        &self,
-        now: tokio::time::Instant,
+        queues: &mut (VecDeque<Chunk>, VecDeque<Chunk>),
+        now: std::time::Instant,
         due: &mut Vec<Chunk>,
-    ) -> Option<tokio::time::Instant> {
-        let mut queues = self.queues.lock().unwrap();
-        let (old, young) = &mut *queues;
+    ) -> Option<std::time::Instant> {
+        let (old, young) = queues;
         loop {
             let queue = match (old.front(), young.front()) {
                 (Some(a), Some(b)) => {
@@ -293,15 +295,37 @@ impl Line {
         }
     }
 
-    async fn write_loop(self: Arc<Self>) {
+    /// The writer, a thread of its own: it sleeps until the next due time (the system's
+    /// clock, not tokio's timer wheel, which ticks by the millisecond and wrote about a
+    /// millisecond late on average), then writes every chunk due, straight to the sockets.
+    /// It wakes at most once per [`WRITE_EVERY`], so a busy line costs a few thousand
+    /// wakeups a second, not one a chunk.
+    fn write_loop(self: Arc<Self>) {
         let mut batch = Vec::new();
+        let mut last = std::time::Instant::now();
         loop {
-            let now = tokio::time::Instant::now();
-            let next = self.take_due(now, &mut batch);
+            {
+                let mut queues = self.queues.lock().unwrap();
+                loop {
+                    let now = std::time::Instant::now();
+                    let next = Line::take_due(&mut queues, now, &mut batch);
+                    if !batch.is_empty() {
+                        break;
+                    }
+                    queues = match next {
+                        Some(due) => {
+                            let until = due.max(last + WRITE_EVERY);
+                            self.wake.wait_timeout(queues, until - now).unwrap().0
+                        }
+                        None => self.wake.wait(queues).unwrap(),
+                    };
+                }
+            }
+            last = std::time::Instant::now();
             let (mut late_us, mut latest_us) = (0u64, 0u64);
             let written = batch.len() as u64;
             for chunk in batch.drain(..) {
-                let late = tokio::time::Instant::now()
+                let late = std::time::Instant::now()
                     .saturating_duration_since(chunk.due)
                     .as_micros() as u64;
                 late_us += late;
@@ -314,39 +338,64 @@ impl Line {
                 } else {
                     &chunk.link.client
                 };
-                let mut written = 0;
-                while written < chunk.bytes.len() {
-                    match to.try_write(&chunk.bytes[written..]) {
-                        Ok(n) => written += n,
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                            // A full socket buffer (rare on loopback): wait for room.
-                            if to.writable().await.is_err() {
-                                break;
-                            }
-                        }
-                        Err(_) => {
-                            chunk.link.kill();
-                            break;
-                        }
-                    }
+                if write_all(to, &chunk.bytes).is_err() {
+                    chunk.link.kill();
                 }
             }
-            if written > 0 {
-                let c = &self.counters;
-                c.written.fetch_add(written, Ordering::Relaxed);
-                c.late_us.fetch_add(late_us, Ordering::Relaxed);
-                c.latest_us.fetch_max(latest_us, Ordering::Relaxed);
-                continue; // more may have come due meanwhile
-            }
-            match next {
-                Some(due) => tokio::select! {
-                    _ = tokio::time::sleep_until(due) => {}
-                    _ = self.wake.notified() => {}
-                },
-                None => self.wake.notified().await,
-            }
+            let c = &self.counters;
+            c.written.fetch_add(written, Ordering::Relaxed);
+            c.late_us.fetch_add(late_us, Ordering::Relaxed);
+            c.latest_us.fetch_max(latest_us, Ordering::Relaxed);
         }
     }
+}
+
+/// The line's writer wakes at most this often.
+const WRITE_EVERY: Duration = Duration::from_micros(200);
+
+/// Writes `bytes` whole to `to`'s socket with `send(2)`, waiting with `poll(2)` while its
+/// buffer is full (rare on loopback; the line waits behind it, so order holds). Straight
+/// to the descriptor: tokio's readiness is the shard's, and the writer is not on it.
+fn write_all(to: &tokio::net::TcpStream, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let fd = to.as_raw_fd();
+    let mut written = 0;
+    while written < bytes.len() {
+        let rest = &bytes[written..];
+        // SAFETY: `rest` is valid for its length; `fd` is open while `to` lives.
+        let n = unsafe {
+            libc::send(
+                fd,
+                rest.as_ptr().cast(),
+                rest.len(),
+                libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+            )
+        };
+        if n >= 0 {
+            written += n as usize;
+            continue;
+        }
+        let error = std::io::Error::last_os_error();
+        match error.kind() {
+            std::io::ErrorKind::Interrupted => {}
+            std::io::ErrorKind::WouldBlock => {
+                let mut pollfd = libc::pollfd {
+                    fd,
+                    events: libc::POLLOUT,
+                    revents: 0,
+                };
+                // SAFETY: one valid pollfd.
+                if unsafe { libc::poll(&mut pollfd, 1, 1000) } < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if pollfd.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
+                    return Err(std::io::ErrorKind::BrokenPipe.into());
+                }
+            }
+            _ => return Err(error),
+        }
+    }
+    Ok(())
 }
 
 /// Reads what `from` holds into `buf`: `Ok(0)` at its end, `WouldBlock` when it holds
@@ -394,7 +443,7 @@ fn link(
         server,
         dead: AtomicBool::new(false),
         killed: tokio::sync::Notify::new(),
-        handshake_done: tokio::time::Instant::now() + 2 * one_way,
+        handshake_done: std::time::Instant::now() + 2 * one_way,
     });
     let reset_on_answer = Arc::new(AtomicBool::new(false));
     for to_server in [true, false] {
@@ -456,7 +505,7 @@ fn link(
                     link.kill(); // the answer is lost
                     return;
                 }
-                let now = tokio::time::Instant::now();
+                let now = std::time::Instant::now();
                 let mut due = now + one_way;
                 let young = to_server && link.handshake_done + one_way > due;
                 if young {
