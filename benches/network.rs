@@ -5,7 +5,9 @@
 //! Run: `cargo bench --bench network` (a program that prints figures, not a criterion
 //! bench), or name scenarios: `cargo bench --bench network -- cap open reset cpu`;
 //! `candidates` runs `cap`, `open` and `reset` once per adaptive limiter. `--quick` shortens
-//! every phase (for a smoke run; the figures are then noisier).
+//! every phase (for a smoke run; the figures are then noisier). `open-delayed` runs only the
+//! delayed half of `open` (the default settings at RTT 50 ms, no cap, with each process's
+//! CPU per event), to iterate on its cost; it prints no acceptance figure.
 //!
 //! # The setup
 //!
@@ -19,6 +21,13 @@
 //!   here). The emulator's own per-call delay would be simpler, but it delays only answers:
 //!   a new connection, its handshake and a request's way out would cost nothing, so a
 //!   client opening connections freely would look as good as one that keeps them.
+//!   The proxy runs a thread per core, each with its own line and its share of the
+//!   connections (a connection stays on one thread, so its bytes keep their order); no
+//!   byte is written before its due time, and each steady run prints how late past it the
+//!   line wrote on average (its writer sleeps on the system's clock and wakes at most every
+//!   200 µs: a few tenths of a millisecond; more when the cores are busy). Its CPU, and the
+//!   emulator's, stand for the network's and Gamooga's: each run prints them apart from
+//!   the SDK's, per event.
 //! - The proxy can reset connections at random (`1 in N` requests, half before the request
 //!   is passed on, half after the answer came back and before it is passed on: an answer
 //!   lost, so a possible duplicate), with an RST.
@@ -96,41 +105,68 @@ impl Rng {
 }
 
 /// `--child proxy UPSTREAM_PORT ONE_WAY_MS RESET_EVERY`: a delay line to the upstream;
-/// stdin: `stats` (connections accepted, resets made).
+/// stdin: `stats` (connections accepted, resets made, and how late the line wrote: chunks
+/// written, their total lateness past due in µs, the most in µs).
+///
+/// Thread per core: one thread accepts and deals the connections out in turn to one shard
+/// a core, each a single-threaded runtime with a line of its own; a connection lives on
+/// its shard (both sockets, both readers, its chunks on that shard's line), and each line
+/// has a writer thread. One line for all on a multi-threaded runtime fell behind at 1,024
+/// connections (its writer, one task, wrote every chunk of both directions: 4.5 ms late on
+/// average each way, measured once with a counter like today's on the shared machine) and
+/// paid a cross-thread wakeup per chunk; a writer task on tokio's timer wheel (1 ms ticks)
+/// wrote 1.1 ms late, the writer thread 0.3 ms (`open-delayed`, side by side, load 3).
 fn child_proxy(args: &[String]) {
     let upstream: SocketAddr = ([127, 0, 0, 1], args[0].parse().unwrap()).into();
     let one_way = Duration::from_millis(args[1].parse().unwrap());
     let reset_every: u32 = args[2].parse().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let accepted = Arc::new(AtomicU64::new(0));
-    let resets = Arc::new(AtomicU64::new(0));
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
+    let counters = Arc::new(ProxyCounters::default());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    {
-        let (accepted, resets) = (accepted.clone(), resets.clone());
-        rt.spawn(async move {
-            let line = Arc::new(Line::default());
-            tokio::spawn(line.clone().write_loop());
-            let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-            loop {
-                let Ok((client, _)) = listener.accept().await else {
-                    continue;
-                };
-                accepted.fetch_add(1, Ordering::Relaxed);
-                seed = seed.wrapping_add(0x2545_f491_4f6c_dd1d);
-                let rng = Rng(seed | 1);
-                let (line, resets) = (line.clone(), resets.clone());
-                tokio::spawn(async move {
-                    let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
-                        return;
-                    };
-                    link(client, server, line, one_way, reset_every, rng, resets);
+    let shards: Vec<_> = (0..std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .map(|_| {
+            let (to_shard, mut incoming) =
+                tokio::sync::mpsc::unbounded_channel::<(std::net::TcpStream, Rng)>();
+            let counters = counters.clone();
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async move {
+                    let line = Arc::new(Line::new(counters.clone()));
+                    let writer = line.clone();
+                    std::thread::spawn(move || writer.write_loop());
+                    while let Some((client, rng)) = incoming.recv().await {
+                        let line = line.clone();
+                        let counters = counters.clone();
+                        tokio::spawn(async move {
+                            let Ok(client) = tokio::net::TcpStream::from_std(client) else {
+                                return;
+                            };
+                            let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+                                return;
+                            };
+                            link(client, server, line, one_way, reset_every, rng, counters);
+                        });
+                    }
                 });
+            });
+            to_shard
+        })
+        .collect();
+    {
+        let counters = counters.clone();
+        std::thread::spawn(move || {
+            let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+            for (n, client) in listener.incoming().enumerate() {
+                let Ok(client) = client else { continue };
+                if client.set_nonblocking(true).is_err() {
+                    continue;
+                }
+                counters.accepted.fetch_add(1, Ordering::Relaxed);
+                seed = seed.wrapping_add(0x2545_f491_4f6c_dd1d);
+                let _ = shards[n % shards.len()].send((client, Rng(seed | 1)));
             }
         });
     }
@@ -140,11 +176,15 @@ fn child_proxy(args: &[String]) {
     for line in std::io::stdin().lock().lines() {
         match line.as_deref() {
             Ok("stats") => {
+                let c = &counters;
                 writeln!(
                     out,
-                    "STATS {} {}",
-                    accepted.load(Ordering::Relaxed),
-                    resets.load(Ordering::Relaxed)
+                    "STATS {} {} {} {} {}",
+                    c.accepted.load(Ordering::Relaxed),
+                    c.resets.load(Ordering::Relaxed),
+                    c.written.load(Ordering::Relaxed),
+                    c.late_us.load(Ordering::Relaxed),
+                    c.latest_us.load(Ordering::Relaxed),
                 )
                 .unwrap();
                 out.flush().unwrap();
@@ -154,6 +194,17 @@ fn child_proxy(args: &[String]) {
     }
 }
 
+/// The proxy's counters, over all shards.
+#[derive(Default)]
+struct ProxyCounters {
+    accepted: AtomicU64,
+    resets: AtomicU64,
+    /// Chunks written on, how late past their due time in total, and the latest (µs).
+    written: AtomicU64,
+    late_us: AtomicU64,
+    latest_us: AtomicU64,
+}
+
 /// One proxied connection: both sockets, shared by its two readers and the line's writer.
 struct Link {
     client: tokio::net::TcpStream,
@@ -161,7 +212,7 @@ struct Link {
     dead: AtomicBool,
     killed: tokio::sync::Notify,
     /// No chunk from the client is passed on before then: the handshake's round trip.
-    handshake_done: tokio::time::Instant,
+    handshake_done: std::time::Instant,
 }
 
 impl Link {
@@ -175,25 +226,34 @@ impl Link {
 
 /// A chunk on its way: written to `link`'s other side at `due`.
 struct Chunk {
-    due: tokio::time::Instant,
+    due: std::time::Instant,
     link: Arc<Link>,
     to_server: bool,
     bytes: Vec<u8>,
 }
 
-/// The delay line: every chunk of every connection waits here for its due time. The delay
-/// is the same for all, so a FIFO is in time order; a connection's first chunks, held for
-/// the handshake, wait in a second FIFO (also in order: connections are accepted in turn).
-/// One writer task wakes once per due time for all chunks due then, so the proxy costs one
-/// timer per millisecond, not one per chunk (it shares two cores with the client and the
-/// emulator, and its CPU would otherwise cap the round-trip scenarios).
-#[derive(Default)]
+/// A shard's delay line: every chunk of its connections waits here for its due time. The
+/// delay is the same for all, so a FIFO is in time order; a connection's first chunks, held
+/// for the handshake, wait in a second FIFO (also in order: connections are accepted in
+/// turn). One writer thread wakes for all chunks due by then, at most every
+/// [`WRITE_EVERY`], so the line costs a few thousand wakeups a second, not one per chunk
+/// (it shares two cores with the client and the emulator, and its CPU would otherwise cap
+/// the round-trip scenarios).
 struct Line {
     queues: std::sync::Mutex<(VecDeque<Chunk>, VecDeque<Chunk>)>,
-    wake: tokio::sync::Notify,
+    wake: std::sync::Condvar,
+    counters: Arc<ProxyCounters>,
 }
 
 impl Line {
+    fn new(counters: Arc<ProxyCounters>) -> Line {
+        Line {
+            queues: std::sync::Mutex::default(),
+            wake: std::sync::Condvar::new(),
+            counters,
+        }
+    }
+
     fn push(&self, chunk: Chunk, young: bool) {
         let mut queues = self.queues.lock().unwrap();
         let queue = if young { &mut queues.1 } else { &mut queues.0 };
@@ -201,73 +261,162 @@ impl Line {
         queue.push_back(chunk);
         drop(queues);
         if was_empty {
+            // The writer waits under the lock, so it is waiting or will see the chunk.
             self.wake.notify_one();
         }
     }
 
-    /// The chunk due first, if it is due by `now`; else when the next one is.
-    fn next(&self, now: tokio::time::Instant) -> Result<Chunk, Option<tokio::time::Instant>> {
-        let mut queues = self.queues.lock().unwrap();
-        let (old, young) = &mut *queues;
-        let queue = match (old.front(), young.front()) {
-            (Some(a), Some(b)) => {
-                if a.due <= b.due {
-                    old
-                } else {
-                    young
+    /// Moves every chunk due by `now` to `due`, in due order; else says when the next one
+    /// is due, if any.
+    fn take_due(
+        queues: &mut (VecDeque<Chunk>, VecDeque<Chunk>),
+        now: std::time::Instant,
+        due: &mut Vec<Chunk>,
+    ) -> Option<std::time::Instant> {
+        let (old, young) = queues;
+        loop {
+            let queue = match (old.front(), young.front()) {
+                (Some(a), Some(b)) => {
+                    if a.due <= b.due {
+                        &mut *old
+                    } else {
+                        &mut *young
+                    }
                 }
+                (Some(_), None) => &mut *old,
+                (None, Some(_)) => &mut *young,
+                (None, None) => return None,
+            };
+            let next = queue.front().unwrap().due;
+            if next > now {
+                return Some(next);
             }
-            (Some(_), None) => old,
-            (None, Some(_)) => young,
-            (None, None) => return Err(None),
-        };
-        let due = queue.front().unwrap().due;
-        if due > now {
-            return Err(Some(due));
+            due.push(queue.pop_front().unwrap());
         }
-        Ok(queue.pop_front().unwrap())
     }
 
-    async fn write_loop(self: Arc<Self>) {
+    /// The writer, a thread of its own: it sleeps until the next due time (the system's
+    /// clock, not tokio's timer wheel, which ticks by the millisecond and wrote about a
+    /// millisecond late on average), then writes every chunk due, straight to the sockets.
+    /// It wakes at most once per [`WRITE_EVERY`], so a busy line costs a few thousand
+    /// wakeups a second, not one a chunk.
+    fn write_loop(self: Arc<Self>) {
+        let mut batch = Vec::new();
+        let mut last = std::time::Instant::now();
         loop {
-            let notified = self.wake.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            let now = tokio::time::Instant::now();
-            match self.next(now) {
-                Ok(chunk) => {
-                    if chunk.link.dead.load(Ordering::Relaxed) {
-                        continue;
+            {
+                let mut queues = self.queues.lock().unwrap();
+                loop {
+                    let now = std::time::Instant::now();
+                    let next = Line::take_due(&mut queues, now, &mut batch);
+                    if !batch.is_empty() {
+                        break;
                     }
-                    let to = if chunk.to_server {
-                        &chunk.link.server
-                    } else {
-                        &chunk.link.client
-                    };
-                    let mut written = 0;
-                    while written < chunk.bytes.len() {
-                        match to.try_write(&chunk.bytes[written..]) {
-                            Ok(n) => written += n,
-                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                                // A full socket buffer (rare on loopback): wait for room.
-                                if to.writable().await.is_err() {
-                                    break;
-                                }
-                            }
-                            Err(_) => {
-                                chunk.link.kill();
-                                break;
-                            }
+                    queues = match next {
+                        Some(due) => {
+                            let until = due.max(last + WRITE_EVERY);
+                            self.wake.wait_timeout(queues, until - now).unwrap().0
                         }
-                    }
+                        None => self.wake.wait(queues).unwrap(),
+                    };
                 }
-                Err(Some(due)) => tokio::select! {
-                    _ = tokio::time::sleep_until(due) => {}
-                    _ = notified => {}
-                },
-                Err(None) => notified.await,
             }
+            last = std::time::Instant::now();
+            let (mut late_us, mut latest_us) = (0u64, 0u64);
+            let written = batch.len() as u64;
+            for chunk in batch.drain(..) {
+                let late = std::time::Instant::now()
+                    .saturating_duration_since(chunk.due)
+                    .as_micros() as u64;
+                late_us += late;
+                latest_us = latest_us.max(late);
+                if chunk.link.dead.load(Ordering::Relaxed) {
+                    continue;
+                }
+                let to = if chunk.to_server {
+                    &chunk.link.server
+                } else {
+                    &chunk.link.client
+                };
+                if write_all(to, &chunk.bytes).is_err() {
+                    chunk.link.kill();
+                }
+            }
+            let c = &self.counters;
+            c.written.fetch_add(written, Ordering::Relaxed);
+            c.late_us.fetch_add(late_us, Ordering::Relaxed);
+            c.latest_us.fetch_max(latest_us, Ordering::Relaxed);
         }
+    }
+}
+
+/// The line's writer wakes at most this often.
+const WRITE_EVERY: Duration = Duration::from_micros(200);
+
+/// Writes `bytes` whole to `to`'s socket with `send(2)`, waiting with `poll(2)` while its
+/// buffer is full (rare on loopback; the line waits behind it, so order holds). Straight
+/// to the descriptor: tokio's readiness is the shard's, and the writer is not on it.
+fn write_all(to: &tokio::net::TcpStream, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let fd = to.as_raw_fd();
+    let mut written = 0;
+    while written < bytes.len() {
+        let rest = &bytes[written..];
+        // SAFETY: `rest` is valid for its length; `fd` is open while `to` lives.
+        let n = unsafe {
+            libc::send(
+                fd,
+                rest.as_ptr().cast(),
+                rest.len(),
+                libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+            )
+        };
+        if n >= 0 {
+            written += n as usize;
+            continue;
+        }
+        let error = std::io::Error::last_os_error();
+        match error.kind() {
+            std::io::ErrorKind::Interrupted => {}
+            std::io::ErrorKind::WouldBlock => {
+                let mut pollfd = libc::pollfd {
+                    fd,
+                    events: libc::POLLOUT,
+                    revents: 0,
+                };
+                // SAFETY: one valid pollfd.
+                if unsafe { libc::poll(&mut pollfd, 1, 1000) } < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if pollfd.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
+                    return Err(std::io::ErrorKind::BrokenPipe.into());
+                }
+            }
+            _ => return Err(error),
+        }
+    }
+    Ok(())
+}
+
+/// Reads what `from` holds into `buf`: `Ok(0)` at its end, `WouldBlock` when it holds
+/// nothing. A read that leaves room in `buf` drained the socket, so its readiness is
+/// cleared at once (as tokio's own `poll_read` does with epoll) rather than by one more
+/// read answering `WouldBlock`: that saves a system call a chunk. Tokio clears readiness
+/// only if no new event came in meanwhile, so data that arrives after the read still wakes
+/// the reader.
+fn read_chunk(from: &tokio::net::TcpStream, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut drained = 0;
+    let read = from.try_io(tokio::io::Interest::READABLE, || {
+        let n = from.try_read(buf)?;
+        if n > 0 && n < buf.len() {
+            drained = n;
+            return Err(std::io::ErrorKind::WouldBlock.into()); // clears the readiness
+        }
+        Ok(n)
+    });
+    match read {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && drained > 0 => Ok(drained),
+        other => other,
     }
 }
 
@@ -280,8 +429,8 @@ fn link(
     line: Arc<Line>,
     one_way: Duration,
     reset_every: u32,
-    mut rng: Rng,
-    resets: Arc<AtomicU64>,
+    rng: Rng,
+    counters: Arc<ProxyCounters>,
 ) {
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
@@ -294,52 +443,58 @@ fn link(
         server,
         dead: AtomicBool::new(false),
         killed: tokio::sync::Notify::new(),
-        handshake_done: tokio::time::Instant::now() + 2 * one_way,
+        handshake_done: std::time::Instant::now() + 2 * one_way,
     });
     let reset_on_answer = Arc::new(AtomicBool::new(false));
     for to_server in [true, false] {
-        let (link, line, resets, reset_on_answer) = (
+        let (link, line, counters, reset_on_answer) = (
             link.clone(),
             line.clone(),
-            resets.clone(),
+            counters.clone(),
             reset_on_answer.clone(),
         );
         let mut rng = Rng(rng.0.wrapping_add(u64::from(to_server)) | 1);
         tokio::spawn(async move {
             let mut buf = vec![0u8; 65536];
+            // Registered once, before the first check: a kill from now on wakes it.
+            let killed = link.killed.notified();
+            tokio::pin!(killed);
+            killed.as_mut().enable();
+            if link.dead.load(Ordering::Relaxed) {
+                return;
+            }
+            let from = if to_server {
+                &link.client
+            } else {
+                &link.server
+            };
             loop {
-                let killed = link.killed.notified();
-                tokio::pin!(killed);
-                killed.as_mut().enable();
-                if link.dead.load(Ordering::Relaxed) {
-                    return;
-                }
-                let from = if to_server {
-                    &link.client
-                } else {
-                    &link.server
-                };
-                tokio::select! {
-                    _ = killed => return,
-                    ready = from.readable() => if ready.is_err() {
-                        link.kill();
-                        return;
-                    },
-                }
-                let n = match from.try_read(&mut buf) {
+                let n = match read_chunk(from, &mut buf) {
                     Ok(0) => {
                         link.kill();
                         return;
                     }
                     Ok(n) => n,
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        tokio::select! {
+                            _ = &mut killed => return,
+                            ready = from.readable() => if ready.is_err() {
+                                link.kill();
+                                return;
+                            },
+                        }
+                        continue;
+                    }
                     Err(_) => {
                         link.kill();
                         return;
                     }
                 };
+                if link.dead.load(Ordering::Relaxed) {
+                    return;
+                }
                 if to_server && reset_every > 0 && rng.next() * f64::from(reset_every) < 1.0 {
-                    resets.fetch_add(1, Ordering::Relaxed);
+                    counters.resets.fetch_add(1, Ordering::Relaxed);
                     if rng.next() < 0.5 {
                         link.kill(); // before the request is passed on
                         return;
@@ -350,7 +505,7 @@ fn link(
                     link.kill(); // the answer is lost
                     return;
                 }
-                let now = tokio::time::Instant::now();
+                let now = std::time::Instant::now();
                 let mut due = now + one_way;
                 let young = to_server && link.handshake_done + one_way > due;
                 if young {
@@ -368,7 +523,6 @@ fn link(
             }
         });
     }
-    let _ = &mut rng;
 }
 
 /// A child process speaking the line protocol above.
@@ -555,20 +709,24 @@ struct Steady {
     cores: [f64; 3],
     /// The load average at the end of the window.
     load: String,
+    /// How late past its due time the delay line wrote a chunk over the window, on average
+    /// (ms), and the latest since it started (ms); `None` with no delay line.
+    late: Option<(f64, f64)>,
 }
 
 /// Runs a queue with `config` to `backend`, fed as fast as it takes events, for `warm`
 /// then `steady`; reads the emulator's counters at both ends of the steady window.
 async fn steady_run(
     config: QueueConfig,
-    backend: &Proc,
+    backend: &mut Proc,
     emu: &mut Proc,
     warm: Duration,
     steady: Duration,
     trace: bool,
 ) -> Steady {
-    let proxy = (backend.port != emu.port).then_some(backend);
-    let backend = backend.addr();
+    let mut proxy = (backend.port != emu.port).then_some(backend);
+    let backend = proxy.as_ref().map_or(emu.addr(), |p| p.addr());
+    let mut late_start = None;
     let mut cpu_start = [Duration::ZERO; 3];
     let start_stats = emu_stats(emu);
     let client = client_for(backend);
@@ -610,7 +768,8 @@ async fn steady_run(
         }
         if elapsed >= warm && window_start.is_none() {
             warm_stats = emu_stats(emu);
-            cpu_start = cpu_of(emu, proxy);
+            cpu_start = cpu_of(emu, proxy.as_deref());
+            late_start = proxy.as_mut().map(|p| p.stats());
             window_start = Some(Instant::now());
         }
         if window_start.is_some() {
@@ -626,7 +785,14 @@ async fn steady_run(
     let end_stats = emu_stats(emu);
     let load = load_average();
     let window = window_start.unwrap().elapsed();
-    let cpu_end = cpu_of(emu, proxy);
+    let cpu_end = cpu_of(emu, proxy.as_deref());
+    let late = match (proxy.as_mut().map(|p| p.stats()), late_start) {
+        (Some(end), Some(start)) => Some((
+            (end[3] - start[3]) as f64 / (end[2] - start[2]).max(1) as f64 / 1000.0,
+            end[4] as f64 / 1000.0,
+        )),
+        _ => None,
+    };
     let cores = [0, 1, 2]
         .map(|i| (cpu_end[i].saturating_sub(cpu_start[i])).as_secs_f64() / window.as_secs_f64());
     let s = queue.stats();
@@ -647,12 +813,13 @@ async fn steady_run(
         limit: (s.in_flight_limit, limits.0, limits.1),
         cores,
         load,
+        late,
     }
 }
 
 fn describe(s: &Steady) -> String {
     format!(
-        "{:>7.0} events/s, {:.2}% of attempts refused (429) in the window ({} during warm-up), limit {} (range {}-{} in the window), {} connections for at most {} in flight ({:.1} per 10,000 events); cores used: client {:.2}, emulator {:.2}, delay line {:.2}; load average {}",
+        "{:>7.0} events/s, {:.2}% of attempts refused (429) in the window ({} during warm-up), limit {} (range {}-{} in the window), {} connections for at most {} in flight ({:.1} per 10,000 events); cores used: client {:.2}, emulator {:.2}, delay line {:.2} (CPU per event {:.1}, {:.1}, {:.1} µs){}; load average {}",
         s.rate,
         100.0 * s.refused_share,
         s.warmup_refused,
@@ -665,6 +832,12 @@ fn describe(s: &Steady) -> String {
         s.cores[0],
         s.cores[1],
         s.cores[2],
+        s.cores[0] * 1e6 / s.rate.max(1.0),
+        s.cores[1] * 1e6 / s.rate.max(1.0),
+        s.cores[2] * 1e6 / s.rate.max(1.0),
+        s.late.map_or(String::new(), |(mean, most)| format!(
+            "; the delay line wrote {mean:.2} ms past due on average (at most {most:.1} ms)"
+        )),
         s.load
     )
 }
@@ -688,14 +861,14 @@ fn adaptive(algorithm: AdaptiveAlgorithm) -> QueueConfig {
 /// then a fixed 32.
 async fn scenario_cap(opts: &Opts, algorithms: &[AdaptiveAlgorithm], with_fixed: bool) {
     let mut emu = Proc::start(&["emulator"]);
-    let proxy = Proc::start(&["proxy", &emu.port.to_string(), "25", "0"]);
+    let mut proxy = Proc::start(&["proxy", &emu.port.to_string(), "25", "0"]);
     println!("cap: RTT 50 ms (delay line, 25 ms each way), emulator capped at 2,000 calls/s (token bucket, burst 2,000), 429 with Retry-After beyond");
     let (warm, steady) = (opts.phase(20), opts.phase(40));
     for &algorithm in algorithms {
         emu.send("rate 2000 2000");
         let s = steady_run(
             adaptive(algorithm),
-            &proxy,
+            &mut proxy,
             &mut emu,
             warm,
             steady,
@@ -736,7 +909,7 @@ async fn scenario_cap(opts: &Opts, algorithms: &[AdaptiveAlgorithm], with_fixed:
         emu.send("rate 2000 2000");
         let s = steady_run(
             QueueConfig::default().concurrency(32),
-            &proxy,
+            &mut proxy,
             &mut emu,
             warm,
             steady,
@@ -767,8 +940,8 @@ async fn scenario_cap(opts: &Opts, algorithms: &[AdaptiveAlgorithm], with_fixed:
 /// delay).
 async fn scenario_open(opts: &Opts, algorithms: &[AdaptiveAlgorithm]) {
     let mut emu = Proc::start(&["emulator"]);
-    let direct = Proc::start(&["proxy", &emu.port.to_string(), "0", "0"]);
-    let proxy = Proc::start(&["proxy", &emu.port.to_string(), "25", "0"]);
+    let mut direct = Proc::start(&["proxy", &emu.port.to_string(), "0", "0"]);
+    let mut proxy = Proc::start(&["proxy", &emu.port.to_string(), "25", "0"]);
     let (warm, steady) = (opts.phase(20), opts.phase(30));
     println!("open: RTT 50 ms, no cap; the bound is min(max concurrency / RTT, the same path with no delay)");
     // The path's own limit: the best of the default settings and a fixed 256, no delay.
@@ -782,7 +955,7 @@ async fn scenario_open(opts: &Opts, algorithms: &[AdaptiveAlgorithm]) {
     ] {
         let s = steady_run(
             config,
-            &direct,
+            &mut direct,
             &mut emu,
             opts.phase(8),
             opts.phase(12),
@@ -803,7 +976,7 @@ async fn scenario_open(opts: &Opts, algorithms: &[AdaptiveAlgorithm]) {
     );
     let fixed = steady_run(
         QueueConfig::default().concurrency(QueueConfig::MAX_CONCURRENCY),
-        &proxy,
+        &mut proxy,
         &mut emu,
         warm,
         steady,
@@ -819,7 +992,7 @@ async fn scenario_open(opts: &Opts, algorithms: &[AdaptiveAlgorithm]) {
     for &algorithm in algorithms {
         let s = steady_run(
             adaptive(algorithm),
-            &proxy,
+            &mut proxy,
             &mut emu,
             warm,
             steady,
@@ -852,6 +1025,29 @@ async fn scenario_open(opts: &Opts, algorithms: &[AdaptiveAlgorithm]) {
             Some(("<= the most in flight", s.connections <= s.peak)),
         );
     }
+}
+
+/// `open-delayed`: only the delayed half of `open` (the default settings at RTT 50 ms, no
+/// cap), for iterating on its CPU: no loopback rate is measured, so no ratio is printed,
+/// only the rate and each process's CPU per event (not an acceptance figure).
+async fn scenario_open_delayed(opts: &Opts) {
+    let mut emu = Proc::start(&["emulator"]);
+    let mut proxy = Proc::start(&["proxy", &emu.port.to_string(), "25", "0"]);
+    let s = steady_run(
+        QueueConfig::default(),
+        &mut proxy,
+        &mut emu,
+        opts.phase(20),
+        opts.phase(30),
+        opts.trace,
+    )
+    .await;
+    println!(
+        "open-delayed: RTT 50 ms, no cap, default settings: {} ({:.0}% of {} / 50 ms)",
+        describe(&s),
+        100.0 * s.rate * 0.050 / QueueConfig::MAX_CONCURRENCY as f64,
+        QueueConfig::MAX_CONCURRENCY
+    );
 }
 
 /// RTT 150 ms, one request in 100 reset: every event delivered, none lost.
@@ -1253,6 +1449,9 @@ fn main() {
         }
         if wants("open") {
             scenario_open(&opts, &default).await;
+        }
+        if named.contains(&"open-delayed") {
+            scenario_open_delayed(&opts).await;
         }
         if wants("reset") {
             scenario_reset(&opts, &default).await;
