@@ -1,13 +1,13 @@
 //! The queue's state machine: every accepted event, where it is, and every counter, behind
 //! private fields and named transitions. Nothing else touches them.
 //!
-//! An event is accepted once ([`State::admit`] in memory, [`State::commit`] after its spool
+//! An event is accepted once ([`State::admit_tagged`] in memory, [`State::commit`] after its spool
 //! row committed, [`State::replayed`] for a row left by an earlier run), then lives in
 //! exactly one place (ready, waiting for a retry, or in flight in a delivery task's slot),
 //! and leaves through exactly one bucket:
 //!
 //! - delivered ([`State::finish`]),
-//! - dead-lettered by reason ([`State::finish`], [`State::admit`]'s eviction, [`State::drain`]),
+//! - dead-lettered by reason ([`State::finish`], [`State::admit_tagged`]'s eviction, [`State::drain`]),
 //! - still spooled ([`State::drain`] with a spool, or a commit after the queue stopped).
 //!
 //! So `enqueued = delivered + dead_lettered + still_spooled + depth` at every snapshot.
@@ -135,7 +135,7 @@ pub(super) struct Effects {
     pub(super) paused: Option<(Duration, PauseCause)>,
 }
 
-/// The result of [`State::admit`].
+/// The result of [`State::admit_tagged`].
 pub(super) enum Admission {
     /// Accepted in memory.
     Accepted(Effects),

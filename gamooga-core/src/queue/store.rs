@@ -251,7 +251,7 @@ impl Store {
 
 #[cfg(feature = "spool")]
 mod spooled {
-    //! The spool behind [`Store`](super::Store): type conversions and the commit sink.
+    //! The spool behind [`Store`]: type conversions and the commit sink.
 
     use std::path::Path;
     use std::sync::{Arc, OnceLock, Weak};
