@@ -254,6 +254,17 @@ async fn a_commit_wakes_an_idle_relay() {
     db.drop_schema().await;
 }
 
+/// The next notification of a `gated-…` company. The channel is the database's, shared with
+/// the other tests' schemas running at the same time: their notifications are skipped.
+async fn next_gated(listener: &mut sqlx::postgres::PgListener) -> String {
+    loop {
+        let n = listener.recv().await.unwrap();
+        if n.payload().starts_with("gated-") {
+            return n.payload().to_owned();
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_commits_for_a_sleeping_relay_notify() {
     let Some(db) = common::test_db("gated").await else {
@@ -281,30 +292,28 @@ async fn only_commits_for_a_sleeping_relay_notify() {
                 .unwrap();
         }
     };
-    // No relay of `busy` sleeps: its commit notifies no one. Then one of `asleep` does.
-    enqueue("busy").await;
-    sleep_on("asleep").await;
-    enqueue("asleep").await;
+    // No relay of `gated-busy` sleeps: its commit notifies no one. Then one of `gated-asleep` does.
+    enqueue("gated-busy").await;
+    sleep_on("gated-asleep").await;
+    enqueue("gated-asleep").await;
     // Notifications arrive in commit order: had the first commit notified, it would be first.
-    let first = listener.recv().await.unwrap();
-    assert_eq!(first.payload(), "asleep");
+    assert_eq!(next_gated(&mut listener).await, "gated-asleep");
     // A rolled-back enqueue notifies no one, even with a relay asleep; an expired request
     // is not honoured.
-    let outbox = Outbox::new(gamooga::Calls::new("asleep").unwrap());
+    let outbox = Outbox::new(gamooga::Calls::new("gated-asleep").unwrap());
     let mut tx = db.pool.begin().await.unwrap();
     common::numbered(2)
         .enqueue_in(&outbox, &mut *tx, "user-1")
         .await
         .unwrap();
     tx.rollback().await.unwrap();
-    sqlx::query("INSERT INTO gamooga_outbox_idle (relay, company, until) VALUES ('stale', 'expired', now() - interval '1 second')")
+    sqlx::query("INSERT INTO gamooga_outbox_idle (relay, company, until) VALUES ('stale', 'gated-expired', now() - interval '1 second')")
         .execute(&db.pool)
         .await
         .unwrap();
-    enqueue("expired").await;
-    sleep_on("last").await;
-    enqueue("last").await;
-    let next = listener.recv().await.unwrap();
-    assert_eq!(next.payload(), "last");
+    enqueue("gated-expired").await;
+    sleep_on("gated-last").await;
+    enqueue("gated-last").await;
+    assert_eq!(next_gated(&mut listener).await, "gated-last");
     db.drop_schema().await;
 }
