@@ -75,6 +75,9 @@ pub async fn launch(width: u32, height: u32) -> Option<Browser> {
         .arg("--allowed-ips=127.0.0.1")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        // A group of its own, with the Chromium it starts: dropping the `Browser` (a test
+        // that panics) kills them all, not chromedriver alone.
+        .process_group(0)
         .kill_on_drop(true)
         .spawn()
         .expect("chromedriver starts");
@@ -110,6 +113,21 @@ pub async fn launch(width: u32, height: u32) -> Option<Browser> {
         driver,
         profile,
     })
+}
+
+impl Drop for Browser {
+    /// Kills chromedriver's process group (Chromium included) and removes the profile, so a
+    /// test that panics leaves no browser behind. After [`Browser::close`] there is nothing
+    /// left to kill.
+    fn drop(&mut self) {
+        if let Some(pid) = self.driver.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .stderr(Stdio::null())
+                .status();
+        }
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
 }
 
 impl Browser {
