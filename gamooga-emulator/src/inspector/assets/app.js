@@ -12,6 +12,7 @@ const state = {
   shown: 0,        // call rows in `rows`
   rowHeight: 27,   // px, as the stylesheet sets it (measured once rows show)
   measured: false,
+  scrollShift: 0,  // rows that arrived above while the reader was scrolled down
   matched: 0,      // matching calls the stream stood for since the page (re)started
   selected: null,  // seq of the call shown in the detail
   faults: null,
@@ -102,6 +103,7 @@ function apply(msg) {
     state.rows = [];
     state.shown = 0;
     state.matched = 0;
+    state.scrollShift = 0;
     $("calls-wrap").scrollTop = 0;
   }
   state.matched += msg.matched;
@@ -115,9 +117,9 @@ function apply(msg) {
     while (state.rows.length && (state.shown > MAX_ROWS || state.rows[state.rows.length - 1].gap)) {
       if (!state.rows.pop().gap) state.shown--;
     }
-    // Scrolled down to read older calls: keep them in place while newer ones arrive above.
-    const wrap = $("calls-wrap");
-    if (wrap.scrollTop > 0) wrap.scrollTop += added.length * state.rowHeight;
+    // Scrolled down to read older calls: keep them in place while newer ones arrive above
+    // (the next render scrolls down by as many rows, once the table is that much taller).
+    if ($("calls-wrap").scrollTop > 0) state.scrollShift += added.length;
     scheduleRender();
   }
   const leftOut = state.matched - state.shown;
@@ -152,8 +154,9 @@ function spacer(rows) {
 function render() {
   const wrap = $("calls-wrap");
   const rows = state.rows;
-  const first = Math.max(0, Math.floor(wrap.scrollTop / state.rowHeight) - OVERSCAN);
-  const end = Math.min(rows.length, Math.ceil((wrap.scrollTop + wrap.clientHeight) / state.rowHeight) + OVERSCAN);
+  const top = wrap.scrollTop + state.scrollShift * state.rowHeight;
+  const first = Math.max(0, Math.floor(top / state.rowHeight) - OVERSCAN);
+  const end = Math.min(rows.length, Math.ceil((top + wrap.clientHeight) / state.rowHeight) + OVERSCAN);
   const frag = document.createDocumentFragment();
   if (first > 0) frag.append(spacer(first));
   for (let i = first; i < end; i++) {
@@ -165,6 +168,7 @@ function render() {
   }
   if (end < rows.length) frag.append(spacer(rows.length - end));
   $("calls-body").replaceChildren(frag);
+  if (state.scrollShift) { state.scrollShift = 0; wrap.scrollTop = top; }
   // The stylesheet sets the height; measure it once so spacers match what the browser drew.
   if (!state.measured && end > first && !rows[first].gap) {
     const h = rows[first].tr.getBoundingClientRect().height;
