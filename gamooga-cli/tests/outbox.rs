@@ -537,6 +537,24 @@ fn relay_and_outbox_bad_flags() {
             .assert()
             .code(2);
     }
+    // A setting out of range is named before the database is tried (it is unreachable here).
+    let out = emu_less()
+        .args([
+            "relay",
+            "--batch-size",
+            "0",
+            "--database-url",
+            "postgres://nobody@127.0.0.1:1/none",
+        ])
+        .assert()
+        .failure()
+        .get_output()
+        .clone();
+    assert!(
+        stderr(&out).contains("batch_size 0 is not within 1 to 10,000"),
+        "{}",
+        stderr(&out)
+    );
     // An unreachable database is a failure (exit 1), and the URL's password is not printed.
     let out = emu_less()
         .args([

@@ -117,10 +117,22 @@ pub mod prelude {
 /// # Ok(()) }
 /// ```
 pub async fn connect(database_url: &str) -> Result<sqlx::PgPool, Error> {
-    sqlx::postgres::PgPoolOptions::new()
-        .max_connections(8)
-        .acquire_timeout(Duration::from_secs(10))
+    pool_options()
         .connect(database_url)
         .await
         .map_err(Error::from)
+}
+
+/// [`connect`]'s pool without connecting yet (the URL is checked): for code that checks
+/// other settings first.
+pub(crate) fn connect_lazy(database_url: &str) -> Result<sqlx::PgPool, Error> {
+    pool_options()
+        .connect_lazy(database_url)
+        .map_err(Error::from)
+}
+
+fn pool_options() -> sqlx::postgres::PgPoolOptions {
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(Duration::from_secs(10))
 }

@@ -121,8 +121,8 @@ impl RelayOptions {
 /// relay of `client`'s company with `options`, calls `ready` once it runs, and at `stop`
 /// shuts it down within its grace ([`RelayHandle::shutdown`]), returning its report.
 ///
-/// Errors: the database cannot be reached, the schema is missing or of another version,
-/// a setting is out of range ([`Relay::start`]).
+/// Errors: a setting is out of range ([`Relay::start`]; checked before the database is
+/// tried), the database cannot be reached, the schema is missing or of another version.
 pub async fn run<F: Future>(
     database_url: &str,
     client: Client,
@@ -130,11 +130,16 @@ pub async fn run<F: Future>(
     ready: impl FnOnce(&RelayHandle),
     stop: F,
 ) -> Result<RelayReport, Error> {
-    let pool = crate::connect(database_url).await?;
+    // The settings first: a bad one is named before the database is tried.
+    let pool = crate::connect_lazy(database_url)?;
+    let relay = options.apply(Relay::new(pool.clone(), client));
+    relay.validate()?;
+    // Then reach the database, as `connect` does: an unreachable one fails here.
+    drop(pool.acquire().await?);
     if options.migrate {
         crate::migrate(&pool).await?;
     }
-    let handle = options.apply(Relay::new(pool, client)).start().await?;
+    let handle = relay.start().await?;
     ready(&handle);
     stop.await;
     tracing::info!(relay = handle.name(), "gamooga outbox relay: stopping");

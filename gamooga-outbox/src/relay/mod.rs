@@ -272,7 +272,8 @@ impl Relay {
         self
     }
 
-    fn validate(&self) -> Result<(), Error> {
+    /// Checks the settings, without the database ([`start`](Self::start) does it first).
+    pub(crate) fn validate(&self) -> Result<(), Error> {
         let c = &self.config;
         let bad = |m: String| Err(Error::Config(m));
         if !(1..=10_000).contains(&c.batch_size) {
