@@ -1977,6 +1977,17 @@ mod tests {
     /// Records what was committed: (token, row or error).
     #[derive(Default)]
     struct Recorder(Mutex<Vec<(u64, Result<i64, String>)>>);
+    impl Recorder {
+        /// The row id of each token committed (all must have succeeded).
+        fn rows(&self) -> HashMap<u64, i64> {
+            self.0
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|(t, r)| (*t, *r.as_ref().unwrap()))
+                .collect()
+        }
+    }
     impl CommitSink for Recorder {
         fn committed(&self, batch: &[Committed<'_>]) {
             let mut seen = self.0.lock().unwrap();
@@ -2342,13 +2353,7 @@ mod tests {
         assert_eq!(spool.cursor("nothing").unwrap(), None);
 
         // Delivered rows count per source; dead letters keep their tag.
-        let rows: HashMap<u64, i64> = recorder
-            .0
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(t, r)| (*t, *r.as_ref().unwrap()))
-            .collect();
+        let rows = recorder.rows();
         w.delete(rows[&1]);
         w.delete(rows[&4]);
         w.dead(dead(rows[&3], DeadLetterReason::Rejected));
@@ -2397,13 +2402,7 @@ mod tests {
         for write in writes {
             assert!(write.await.is_ok());
         }
-        let rows: HashMap<u64, i64> = recorder
-            .0
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(t, r)| (*t, *r.as_ref().unwrap()))
-            .collect();
+        let rows = recorder.rows();
         w.dead(dead(rows[&5], DeadLetterReason::Rejected));
         w.sync().await;
         // Out of order, in two runs of consecutive rows around a dead letter (5) and a

@@ -52,6 +52,16 @@ async fn open(browser: &Browser, url: &str) {
         .await;
 }
 
+/// One browser at a time (the lock, held by the caller), an emulator with default settings,
+/// and its page open and live; `None` where the browser is missing outside CI.
+async fn live_page() -> Option<(tokio::sync::MutexGuard<'static, ()>, Browser, Emulator)> {
+    let one = ONE_BROWSER.lock().await;
+    let browser = launch(1280, 800).await?;
+    let emu = Emulator::start().await.unwrap();
+    open(&browser, &emu.inspector_url()).await;
+    Some((one, browser, emu))
+}
+
 async fn not_reloaded(browser: &Browser) -> bool {
     browser.eval("return window.__notReloaded === true").await == serde_json::Value::Bool(true)
 }
@@ -161,12 +171,9 @@ async fn rows_appear_live_and_rejected_calls_show_their_reason() {
 
 #[tokio::test]
 async fn a_filter_hides_the_rest_and_survives_a_reload() {
-    let _one = ONE_BROWSER.lock().await;
-    let Some(browser) = launch(1280, 800).await else {
+    let Some((_one, browser, emu)) = live_page().await else {
         return;
     };
-    let emu = Emulator::start().await.unwrap();
-    open(&browser, &emu.inspector_url()).await;
     let client = sdk(&emu, "acme");
     for i in 0..3 {
         client
@@ -229,12 +236,9 @@ struct Purchase<'a> {
 
 #[tokio::test]
 async fn a_plan_uploaded_in_the_page_flags_violations() {
-    let _one = ONE_BROWSER.lock().await;
-    let Some(browser) = launch(1280, 800).await else {
+    let Some((_one, browser, emu)) = live_page().await else {
         return;
     };
-    let emu = Emulator::start().await.unwrap();
-    open(&browser, &emu.inspector_url()).await;
 
     // The plan the SDK exports, uploaded through the page's file input.
     let plan = TrackingPlan::new().event::<Purchase<'static>>().to_json();
@@ -314,12 +318,9 @@ async fn a_plan_uploaded_in_the_page_flags_violations() {
 
 #[tokio::test]
 async fn a_fault_set_from_the_page_makes_the_next_sdk_call_fail() {
-    let _one = ONE_BROWSER.lock().await;
-    let Some(browser) = launch(1280, 800).await else {
+    let Some((_one, browser, emu)) = live_page().await else {
         return;
     };
-    let emu = Emulator::start().await.unwrap();
-    open(&browser, &emu.inspector_url()).await;
     let client = sdk(&emu, "acme");
     client.track("u1", &purchase("A", 1.0)).await.unwrap();
 
@@ -384,12 +385,9 @@ async fn a_fault_set_from_the_page_makes_the_next_sdk_call_fail() {
 
 #[tokio::test]
 async fn the_composers_call_appears_in_the_stream() {
-    let _one = ONE_BROWSER.lock().await;
-    let Some(browser) = launch(1280, 800).await else {
+    let Some((_one, browser, emu)) = live_page().await else {
         return;
     };
-    let emu = Emulator::start().await.unwrap();
-    open(&browser, &emu.inspector_url()).await;
 
     browser.click("#tab-compose").await;
     browser
@@ -433,12 +431,9 @@ async fn the_composers_call_appears_in_the_stream() {
 
 #[tokio::test]
 async fn the_page_keeps_a_bounded_history_and_says_what_it_left_out() {
-    let _one = ONE_BROWSER.lock().await;
-    let Some(browser) = launch(1280, 800).await else {
+    let Some((_one, browser, emu)) = live_page().await else {
         return;
     };
-    let emu = Emulator::start().await.unwrap();
-    open(&browser, &emu.inspector_url()).await;
     // 1,500 calls from 16 tasks at once: more than the page keeps (1,000 rows).
     let client = sdk(&emu, "acme");
     let mut tasks = Vec::new();
@@ -531,12 +526,9 @@ async fn the_page_keeps_a_bounded_history_and_says_what_it_left_out() {
 
 #[tokio::test]
 async fn a_reader_scrolled_down_keeps_their_place_while_calls_arrive() {
-    let _one = ONE_BROWSER.lock().await;
-    let Some(browser) = launch(1280, 800).await else {
+    let Some((_one, browser, emu)) = live_page().await else {
         return;
     };
-    let emu = Emulator::start().await.unwrap();
-    open(&browser, &emu.inspector_url()).await;
     let client = sdk(&emu, "acme");
     for i in 0..120 {
         client
